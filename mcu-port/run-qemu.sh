@@ -21,9 +21,17 @@
 # Environment: EDGEPLUG_RAM_KIB (RAM size in KiB; default 512 as in ld/memory.x: the KWS
 # plugin on wasmi needs ~0.9 MB and stops with `out of heap` there; CI uses 1024, an SRAM +
 # PSRAM class part, see README "RAM"),
+# EDGEPLUG_FW_FEATURES (extra cargo features of the firmware crate, comma-separated, e.g.
+# `copy-slot`: copy the booted plugin out of its flash slot into RAM instead of running it
+# in place, to measure the difference; see README),
 # EDGEPLUG_QEMU_TIMEOUT (seconds, default 1200), QEMU_SYSTEM_ARM / QEMU_SYSTEM_RISCV32
 # (QEMU binaries; default from PATH), EDGEPLUG_REQUIRE_SHARED=1 (fail instead of skipping
 # when ../shared is absent).
+#
+# The firmware installs the plugin into slot A of a simulated memory-mapped NOR flash
+# (edgeplug_mcu::slots: trust set and anti-rollback counter in that flash), boots it as a
+# trial, verifies it, runs its self-test and only then confirms the slot (`slot: A
+# confirmed seq=N`); see README "The firmware's boot".
 #
 # Output: the firmware's lines (`result: <label> <score>` per vector, `outputs match: N/N`,
 # `instructions: N` per inference, `heap_peak: N`, `stack_peak: N`, ...), then `flash: ...`
@@ -92,8 +100,10 @@ if ! command -v "$qemu" >/dev/null; then
     exit 2
 fi
 
+feature_list="${EDGEPLUG_FW_FEATURES:-}"
+[ "$native" = 1 ] && feature_list="native${feature_list:+,$feature_list}"
 features=()
-[ "$native" = 1 ] && features=(--features native)
+[ -n "$feature_list" ] && features=(--features "$feature_list")
 (
     cd "$crate"
     EDGEPLUG_PLUGIN="$(realpath "$plugin")" EDGEPLUG_VECTORS="$(realpath "$vectors")" \

@@ -7,35 +7,19 @@
 //! `model-info` call a host makes on every new instance). The set-up prints each plugin's
 //! component size and linear memory after one inference.
 //!
+//! Per model also `plugin/<name>/cold_start`: compile, instantiate and the first `infer`.
+//! `EDGEPLUG_BENCH_RUNNER=path/to/edgeplug_runner.wasm` measures another build of the runner
+//! (for example one with `simd128`; wasmi then needs the `wasmi-simd` feature).
+//!
 //! Run: `cargo bench -p edgeplug-benches --bench models`. Under `cargo test` each bench runs
 //! once, so they cannot rot.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use edgeplug::engine::{EngineConfig, TensorRef, WasmiInstance, WasmtimeEngine};
+use edgeplug_benches::{pack, runner_from_env, shared_models, workloads};
 use edgeplug_model::{Interpreter, model_stats};
-use std::path::PathBuf;
 
-const MODELS: [(&str, &str); 4] = [
-    ("kws", "kws_ds_cnn_int8"),
-    ("vww", "vww_mobilenet_int8"),
-    ("ic", "ic_resnet8_int8"),
-    ("ad", "ad_autoencoder_int8"),
-];
-
-fn shared_models() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/models"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("EDGEPLUG_REQUIRE_SHARED").as_deref() != Ok("1"),
-        "../shared/models not found and EDGEPLUG_REQUIRE_SHARED=1"
-    );
-    println!("skipped: ../shared/models not found");
-    None
-}
-
-fn bench_model(c: &mut Criterion, short: &str, tflite: &[u8], input: &[u8]) {
+fn bench_model(c: &mut Criterion, short: &str, tflite: &[u8], input: &[u8], runner: Option<&[u8]>) {
     let model = edgeplug_tflite::import(tflite).expect("import");
     let stats = model_stats(&model);
     let mut interp = Interpreter::new(&model).expect("prepare");
@@ -54,11 +38,7 @@ fn bench_model(c: &mut Criterion, short: &str, tflite: &[u8], input: &[u8]) {
     });
 
     let epm = edgeplug_model::format::encode(&model).expect("encode");
-    let meta = edgeplug_plugins::RunnerMeta {
-        version: "1.0.0".into(),
-        ..edgeplug_plugins::RunnerMeta::default()
-    };
-    let component = edgeplug_plugins::pack_runner(&epm, &meta).expect("pack");
+    let component = pack(&epm, runner).expect("pack");
     let name = format!("{short}.wasm");
     let config = EngineConfig::default();
     let engine = WasmtimeEngine::new(&config).expect("wasmtime");
@@ -120,18 +100,29 @@ fn bench_model(c: &mut Criterion, short: &str, tflite: &[u8], input: &[u8]) {
     group.bench_function("instantiate", |b| {
         b.iter(|| compiled.instantiate().expect("instantiate"))
     });
+    // Cold start: what a host pays for a plugin it has not seen (compile, instantiate,
+    // `info`, first inference).
+    group.sample_size(10);
+    group.bench_function("cold_start", |b| {
+        b.iter(|| {
+            let mut i = engine
+                .compile(&name, &component)
+                .expect("compile")
+                .instantiate()
+                .expect("instantiate");
+            i.infer(&inputs).expect("infer")
+        })
+    });
     group.finish();
 }
 
 fn models(c: &mut Criterion) {
-    let demo = include_bytes!("../../demo/vibration_int8.tflite");
-    let demo_input = include_bytes!("../../demo/samples/bearing_fault.bin");
-    bench_model(c, "demo", demo, demo_input);
-    let Some(dir) = shared_models() else { return };
-    for (short, name) in MODELS {
-        let tflite = std::fs::read(dir.join(format!("{name}.tflite"))).expect("model");
-        let input = std::fs::read(dir.join("vectors").join(name).join("in_0.bin")).expect("input");
-        bench_model(c, short, &tflite, &input);
+    // EDGEPLUG_BENCH_RUNNER: another build of plugins/runner (e.g. with simd128) instead of
+    // the shared artifact.
+    let runner = runner_from_env("EDGEPLUG_BENCH_RUNNER").expect("EDGEPLUG_BENCH_RUNNER");
+    let shared = shared_models();
+    for w in workloads(shared.as_deref()).expect("models") {
+        bench_model(c, w.short, &w.tflite, &w.input, runner.as_deref());
     }
 }
 

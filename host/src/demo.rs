@@ -1,147 +1,218 @@
-//! `edgeplug demo`: the bundled demo model (`demo/vibration_int8.tflite`, made by
-//! `demo/train.py`) packed into a signed plugin, verified, self-tested, and run on wasmtime
-//! on its bundled samples, each output checked against TFLite Micro's output for it.
+//! `edgeplug demo`: the project's demo keyword spotter (`demo/kws/`: a small DS-CNN trained
+//! by `demo/kws/train.py` on synthetic speech, with features from edgeplug's own MFCC front
+//! end) in the KWS plugin (`plugins/kws`), run on wasmtime on the bundled WAV samples.
 //!
-//! The plugin is packed and signed **at start-up, in memory, with an ephemeral key** (a
-//! fresh Ed25519 key that is never written anywhere): the demo then verifies it with that
-//! key's public half exactly as `edgeplug run --trust` does. The output says so; it proves
-//! the verification path works, not who made the plugin.
+//! The plugin is `<target dir>/plugins/demo.wasm`, made by `edgeplug-plugins`' build script
+//! (the KWS guest with `demo/kws/kws_demo_int8.tflite` in its model slot, a measured
+//! manifest) and signed there with the development key of this build tree (`dev.key`,
+//! generated on the first build; `dev.pub` beside it). The demo trusts that public key only
+//! and loads the plugin as `edgeplug run --trust dev.pub` does: signature, manifest,
+//! `model-info`, self-test. Each sample is one second of 16 kHz audio; the plugin computes
+//! the MFCCs and runs the model; its output must equal, bit for bit, TensorFlow Lite
+//! Micro's output on the same features (recorded by `train.py` in `samples.json`,
+//! dequantized the way the plugin dequantizes).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use edgeplug::ModelFile;
 use edgeplug::engine::{EngineConfig, EngineKind};
-use edgeplug::package::{PackageOptions, package_plugin, parse_card};
 use edgeplug::trust::{Policy, TrustStore, Verification, hex, load_plugin};
 use edgeplug_model::{Interpreter, model_stats};
-use edgeplug_signing::SecretKey;
-use serde_json::json;
+use edgeplug_signing::PublicKey;
+use serde_json::{Value, json};
+use std::path::Path;
 
-const MODEL: &[u8] = include_bytes!("../../demo/vibration_int8.tflite");
-const LABELS: &str = include_str!("../../demo/labels.txt");
-const CARD: &str = include_str!("../../demo/card.json");
+const MODEL: &[u8] = include_bytes!("../../demo/kws/kws_demo_int8.tflite");
+const SAMPLES_JSON: &str = include_str!("../../demo/kws/samples/samples.json");
 
-/// `(sample name, input tensor, TFLite Micro's output for it)`.
-const SAMPLES: [(&str, &[u8], &[u8]); 5] = [
+/// `(file name in demo/kws/samples, WAV bytes)`; `samples.json` says what each should give.
+const SAMPLE_FILES: [(&str, &[u8]); 5] = [
+    ("yes.wav", include_bytes!("../../demo/kws/samples/yes.wav")),
     (
-        "normal",
-        include_bytes!("../../demo/samples/normal.bin"),
-        include_bytes!("../../demo/samples/normal.expected.bin"),
+        "down.wav",
+        include_bytes!("../../demo/kws/samples/down.wav"),
     ),
     (
-        "imbalance",
-        include_bytes!("../../demo/samples/imbalance.bin"),
-        include_bytes!("../../demo/samples/imbalance.expected.bin"),
+        "left.wav",
+        include_bytes!("../../demo/kws/samples/left.wav"),
     ),
     (
-        "misalignment",
-        include_bytes!("../../demo/samples/misalignment.bin"),
-        include_bytes!("../../demo/samples/misalignment.expected.bin"),
+        "unknown.wav",
+        include_bytes!("../../demo/kws/samples/unknown.wav"),
     ),
     (
-        "bearing_fault",
-        include_bytes!("../../demo/samples/bearing_fault.bin"),
-        include_bytes!("../../demo/samples/bearing_fault.expected.bin"),
-    ),
-    (
-        "off",
-        include_bytes!("../../demo/samples/off.bin"),
-        include_bytes!("../../demo/samples/off.expected.bin"),
+        "silence.wav",
+        include_bytes!("../../demo/kws/samples/silence.wav"),
     ),
 ];
 
+/// One bundled sample and what `train.py` recorded for it.
+struct Sample {
+    file: String,
+    expected_label: String,
+    spoken: String,
+    pcm_le: Vec<u8>,
+    /// TFLite Micro's int8 output on the plugin's int8 features.
+    tflm_int8: Vec<i8>,
+}
+
+/// The samples listed in `samples.json`, their WAVs decoded, and the model's output
+/// `(scale, zero point)`.
+fn samples() -> Result<(Vec<Sample>, f32, i32)> {
+    let meta: Value =
+        serde_json::from_str(SAMPLES_JSON).context("demo/kws/samples/samples.json")?;
+    let bad = |what: &str| anyhow!("demo/kws/samples/samples.json: bad or missing {what}");
+    let out_scale = meta["output"]["scale"]
+        .as_f64()
+        .ok_or_else(|| bad("output.scale"))? as f32;
+    let out_zp = meta["output"]["zero_point"]
+        .as_i64()
+        .and_then(|z| i32::try_from(z).ok())
+        .ok_or_else(|| bad("output.zero_point"))?;
+    let mut out = Vec::new();
+    for s in meta["samples"].as_array().ok_or_else(|| bad("samples"))? {
+        let file = s["file"].as_str().ok_or_else(|| bad("samples[].file"))?;
+        let (_, wav) = SAMPLE_FILES
+            .iter()
+            .find(|(name, _)| *name == file)
+            .ok_or_else(|| anyhow!("samples.json lists {file}, which is not bundled"))?;
+        let reader = hound::WavReader::new(*wav).with_context(|| format!("samples/{file}"))?;
+        let spec = reader.spec();
+        if (spec.sample_rate, spec.channels, spec.bits_per_sample) != (16_000, 1, 16) {
+            bail!("samples/{file}: not 16 kHz mono 16-bit ({spec:?})");
+        }
+        let pcm: Vec<i16> = reader
+            .into_samples::<i16>()
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("samples/{file}"))?;
+        let tflm_int8 = s["tflm_output_int8"]
+            .as_array()
+            .ok_or_else(|| bad("samples[].tflm_output_int8"))?
+            .iter()
+            .map(|v| v.as_i64().and_then(|v| i8::try_from(v).ok()))
+            .collect::<Option<Vec<i8>>>()
+            .ok_or_else(|| bad("samples[].tflm_output_int8"))?;
+        out.push(Sample {
+            file: file.to_string(),
+            expected_label: s["expected_label"]
+                .as_str()
+                .ok_or_else(|| bad("samples[].expected_label"))?
+                .to_string(),
+            spoken: s["spoken"].as_str().unwrap_or_default().to_string(),
+            pcm_le: pcm.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            tflm_int8,
+        });
+    }
+    Ok((out, out_scale, out_zp))
+}
+
 pub(crate) fn run(as_json: bool) -> Result<()> {
-    let file = ModelFile::from_bytes("demo/vibration_int8.tflite", MODEL.to_vec())?;
+    let file = ModelFile::from_bytes("demo/kws/kws_demo_int8.tflite", MODEL.to_vec())?;
     let model = file.model()?;
-    let labels: Vec<String> = LABELS.lines().map(str::to_string).collect();
     let stats = model_stats(&model);
     let arena = Interpreter::new(&model)
         .map_err(|e| file.error(e))?
         .arena_bytes();
+    let (samples, out_scale, out_zp) = samples()?;
+
+    // The plugin and the key that signed it, both made by edgeplug-plugins' build script.
+    let dir = edgeplug_plugins::signed_plugins_dir();
+    let plugin_path = dir.join("demo.wasm");
+    let pub_path = dir.join("dev.pub");
+    let missing = |p: &Path| {
+        anyhow!(
+            "{} not found: the demo plugin is made when edgeplug is built from its repository \
+             (plugins/build.rs packs demo/kws/kws_demo_int8.tflite into the KWS guest); run \
+             `cargo run --release -p edgeplug -- demo` from the repository",
+            p.display()
+        )
+    };
+    let bytes = std::fs::read(&plugin_path).map_err(|_| missing(&plugin_path))?;
+    if !pub_path.is_file() {
+        return Err(missing(&pub_path));
+    }
     if !as_json {
         println!(
-            "edgeplug demo: machine-vibration classifier (demo/MODEL_CARD.md; synthetic training data)"
+            "edgeplug demo: keyword spotter (demo/kws/MODEL_CARD.md; trained on synthetic speech)"
         );
         println!(
-            "model: {} ops, {} MACs, {} params, arena {} bytes; input: 128 ms of 3-axis acceleration at 1 kHz",
+            "model: {} ops, {} MACs, {} params, arena {} bytes; input: 1 s of 16 kHz audio -> MFCC [49x10] inside the plugin",
             model.operators.len(),
             stats.macs,
             stats.params,
             arena
         );
     }
-    // Pack and sign with an ephemeral key, then verify and self-test like `edgeplug run`.
-    let key = SecretKey::generate().map_err(|e| anyhow::anyhow!("ephemeral key: {e}"))?;
-    let card = parse_card(CARD).map_err(|e| anyhow::anyhow!("demo/card.json: {e}"))?;
-    let sequence = 1;
-    let packaged = package_plugin(
-        &file,
-        &PackageOptions {
-            name: "vibration".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            labels: labels.clone(),
-            sequence,
-            card,
-            targets: Vec::new(),
-            self_test_inputs: Some(vec![SAMPLES[0].1.to_vec()]),
-            key: Some(key.clone()),
-        },
-    )?;
+    let public_key = std::fs::read(&pub_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|b| PublicKey::from_bytes(&b).map_err(|e| anyhow!("{e}")))
+        .with_context(|| pub_path.display().to_string())?;
+    let key_id = hex(&public_key.key_id());
     let mut trust = TrustStore::new();
-    trust.add_key(key.public_key(), "the ephemeral demo key")?;
+    trust.add_key(public_key, &pub_path.display().to_string())?;
     let loaded = load_plugin(
         EngineKind::Wasmtime,
-        "demo plugin",
-        &packaged.bytes,
-        Verification::Required(
-            &trust,
-            Policy {
-                min_sequence: Some(sequence),
-            },
-        ),
+        &plugin_path.display().to_string(),
+        &bytes,
+        Verification::Required(&trust, Policy::default()),
         &EngineConfig::default(),
     )?;
-    let mut plugin = loaded.instance;
-    let key_id = hex(&key.public_key().key_id());
-    let digest = loaded
+    let verified = loaded
         .verified
         .as_ref()
-        .map(|v| hex(&v.digest))
-        .unwrap_or_default();
+        .ok_or_else(|| anyhow!("the demo plugin was not verified"))?;
+    let manifest = &verified.manifest;
+    let digest = hex(&verified.digest);
+    let labels = manifest.labels.clone();
+    let mut plugin = loaded.instance;
     if !as_json {
         println!(
-            "plugin: `{}` {} ({} bytes), packed and signed at start-up with an ephemeral key (id {key_id}); signature verified, self-test passed on wasmtime",
-            packaged.manifest.name,
-            packaged.manifest.version,
-            packaged.bytes.len(),
+            "plugin: `{}` {} ({} bytes, {}), signed at build time with this build's development key (id {key_id}, {}); signature verified, self-test passed on wasmtime",
+            manifest.name,
+            manifest.version,
+            bytes.len(),
+            plugin_path.display(),
+            pub_path.display(),
         );
     }
     let mut results = Vec::new();
-    let mut mismatches = Vec::new();
-    for (name, input, expected) in SAMPLES {
-        let outputs = plugin.infer_raw(&[input])?;
+    let mut failures = Vec::new();
+    for s in &samples {
+        let outputs = plugin.infer_raw(&[&s.pcm_le])?;
         let outputs = plugin.tensor_data(&outputs)?;
+        // The plugin dequantizes the model's int8 output as (q - zero point) * scale in f32.
+        let expected: Vec<u8> = s
+            .tflm_int8
+            .iter()
+            .flat_map(|&q| ((i32::from(q) - out_zp) as f32 * out_scale).to_le_bytes())
+            .collect();
         let matches = outputs[0].bytes == expected;
-        if !matches {
-            mismatches.push(name);
-        }
         let class = outputs[0]
             .classification(&labels)
-            .ok_or_else(|| anyhow::anyhow!("demo model output is not a classification"))?;
+            .ok_or_else(|| anyhow!("the demo plugin's output is not a classification"))?;
         let (_, label, score) = class.top().clone();
+        let correct = label == s.expected_label;
+        if !matches || !correct {
+            failures.push(s.file.clone());
+        }
         if as_json {
             results.push(json!({
-                "sample": format!("demo/samples/{name}.bin"),
+                "sample": format!("demo/kws/samples/{}", s.file),
+                "spoken": s.spoken,
+                "expected_label": s.expected_label,
                 "label": label,
                 "score": score,
+                "correct": correct,
                 "matches_tflm": matches,
                 "outputs": outputs.iter().map(edgeplug::TensorData::to_json).collect::<Vec<_>>(),
             }));
         } else {
             println!(
-                "sample {:<18} -> {:<14} score {:.3}   output {} TFLite Micro's",
-                format!("{name}.bin"),
+                "sample {:<12} -> {:<10} score {:.3}   expected {:<10} {}   output {} TFLite Micro's",
+                s.file,
                 label,
                 score,
+                s.expected_label,
+                if correct { "ok  " } else { "MISS" },
                 if matches {
                     "identical to"
                 } else {
@@ -158,11 +229,12 @@ pub(crate) fn run(as_json: bool) -> Result<()> {
                 "macs": stats.macs,
                 "arena_bytes": arena,
                 "plugin": {
-                    "name": packaged.manifest.name,
-                    "version": packaged.manifest.version,
-                    "bytes": packaged.bytes.len(),
+                    "name": manifest.name,
+                    "version": manifest.version,
+                    "path": plugin_path.display().to_string(),
+                    "bytes": bytes.len(),
                     "engine": "wasmtime",
-                    "signed_with": "ephemeral key generated at start-up",
+                    "signed_with": "this build's development key (plugins/build.rs)",
                     "key_id": key_id,
                     "content_sha256": digest,
                     "signature_verified": true,
@@ -171,16 +243,16 @@ pub(crate) fn run(as_json: bool) -> Result<()> {
                 "samples": results,
             })
         );
-    } else if mismatches.is_empty() {
+    } else if failures.is_empty() {
         println!(
-            "all {} outputs are byte-identical to TensorFlow Lite Micro's",
-            SAMPLES.len()
+            "all {n} samples classified as expected; all {n} outputs are byte-identical to TensorFlow Lite Micro's",
+            n = samples.len()
         );
     }
-    if !mismatches.is_empty() {
+    if !failures.is_empty() {
         bail!(
-            "demo outputs differ from TensorFlow Lite Micro for: {}",
-            mismatches.join(", ")
+            "demo samples not classified as expected or differing from TensorFlow Lite Micro: {}",
+            failures.join(", ")
         );
     }
     Ok(())

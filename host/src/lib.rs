@@ -1,11 +1,13 @@
 //! The edgeplug host library.
 //!
-//! This milestone holds model tooling that the `edgeplug` CLI is built on: loading a model
-//! from a `.tflite` or `.epm` file, describing it, and running it natively with the
-//! reference executor; packing a model into a plugin component ([`pack_plugin`]); and
-//! running plugin components on wasmtime or wasmi ([`engine`]); packing with a signed,
-//! self-tested manifest ([`package`]); and verifying plugins before they run ([`trust`]).
-//! Later milestones add full limits and hot swap.
+//! What the `edgeplug` CLI is built on: loading a model from a `.tflite` or `.epm` file,
+//! describing it, and running it natively with the reference executor; packing a model into
+//! a plugin component ([`pack_plugin`]); running plugin components on wasmtime or wasmi
+//! under per-plugin limits ([`engine`], with the on-disk compile cache in [`cache`]); packing
+//! with a signed, self-tested manifest ([`package`]); verifying plugins before they run
+//! ([`trust`]); sensor inputs ([`input`]: WAV, PNG/JPEG/PPM); the crash-consistent plugin
+//! store ([`store`]); the gateway daemon with hot swap ([`serve`]); and the plugin-crate
+//! scaffold ([`scaffold`]).
 //!
 //! ```
 //! use edgeplug::ModelFile;
@@ -16,11 +18,16 @@
 //! assert!(err.to_string().contains("junk.bin"));
 //! ```
 
+pub mod cache;
 pub mod engine;
+pub mod input;
 mod model_file;
 mod output;
 mod pack;
 pub mod package;
+pub mod scaffold;
+pub mod serve;
+pub mod store;
 pub mod trust;
 
 pub use model_file::{ModelFile, ModelKind};

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use edgeplug::engine::{EngineKind, anomaly_score, dtype_name};
+use edgeplug::engine::EngineKind;
 use edgeplug::{ModelFile, TensorData, write_atomic};
 use edgeplug_model::{Interpreter, Model, OpKind, Tensor, model_stats};
 use serde_json::json;
@@ -20,6 +20,8 @@ macro_rules! println {
 }
 
 mod demo;
+mod gateway_cli;
+mod run_cli;
 mod trust_cli;
 
 /// edgeplug: signed, sandboxed TinyML model plugins.
@@ -40,8 +42,8 @@ enum Command {
     /// Work with int8 models (.tflite or .epm) directly, without a plugin.
     #[command(subcommand)]
     Model(ModelCommand),
-    /// Run the bundled demo model on its bundled samples (needs no files): packed into a
-    /// plugin signed at start-up with an ephemeral key, verified, self-tested, on wasmtime.
+    /// Run the bundled demo keyword-spotting plugin on its bundled WAV samples (needs no
+    /// files): signed by the build's development key, verified, self-tested, on wasmtime.
     Demo(DemoArgs),
     /// Make a plugin component that carries a model (.tflite or .epm), using the built-in
     /// runner (no Rust toolchain needed), with a measured, self-tested manifest; signed
@@ -49,9 +51,13 @@ enum Command {
     // `--version` is the plugin's version here, not a request for edgeplug's.
     #[command(disable_version_flag = true)]
     Pack(PackArgs),
-    /// Run a plugin component once on raw tensors (verified first: needs --trust, a trust
-    /// directory, or --insecure-skip-verify).
+    /// Run a plugin on a WAV clip, an image or raw tensors (verified first: needs --trust, a
+    /// trust directory, or --insecure-skip-verify). Clips longer than the plugin's audio
+    /// input run in sliding windows, streamed.
     Run(PluginRunArgs),
+    /// Scaffold a plugin crate (front end + model + post-processing) that builds for wasm32
+    /// and passes its own `cargo test`.
+    New(NewArgs),
     /// Generate a signing key pair: DIR/edgeplug.key (secret, mode 0600) and DIR/edgeplug.pub.
     Keygen(trust_cli::KeygenArgs),
     /// Sign a plugin component (for example one built with the SDK).
@@ -61,6 +67,8 @@ enum Command {
     Verify(trust_cli::VerifyArgs),
     /// Show a plugin's manifest, model card, signers, digests and sizes (signed or not).
     Inspect(trust_cli::InspectArgs),
+    #[command(flatten)]
+    Gateway(gateway_cli::GatewayCommand),
 }
 
 #[derive(Args)]
@@ -102,16 +110,20 @@ struct PackArgs {
 
 #[derive(Args)]
 struct PluginRunArgs {
-    /// The plugin component (.wasm).
+    /// The plugin component (.wasm), or a plugin crate directory of this workspace (such as
+    /// `plugins/kws`: runs the signed plugin the workspace build made of it).
     plugin: PathBuf,
-    /// Raw input tensor (row-major, little-endian, exactly the size the plugin declares).
+    /// An input file, read as the plugin's input spec says: a WAV clip (16 kHz mono 16-bit
+    /// PCM) for an int16 audio input, a PNG, JPEG or PPM image for a uint8 [H,W,3] image
+    /// input, otherwise raw bytes (row-major, little-endian, exactly the input's size).
     /// Repeat for plugins with several inputs, in order.
     #[arg(short, long = "input", required = true)]
     inputs: Vec<PathBuf>,
     /// Where to write the raw output tensor. Repeat for plugins with several outputs.
     #[arg(short, long = "output")]
     outputs: Vec<PathBuf>,
-    /// Print one JSON object instead of text.
+    /// Print JSON instead of text: one object; for a clip longer than one window, one
+    /// object per line (detections or windows, then a summary).
     #[arg(long)]
     json: bool,
     /// The engine that runs the plugin.
@@ -123,6 +135,37 @@ struct PluginRunArgs {
     /// still runs if the plugin has a manifest.
     #[arg(long)]
     insecure_skip_verify: bool,
+    /// WAV clips longer than the plugin's window: milliseconds between window starts
+    /// (default: half a window for classifiers, 500 ms for a 1 s keyword spotter; a whole
+    /// window for other plugins).
+    #[arg(long, value_name = "MS")]
+    stride_ms: Option<u32>,
+    /// Long WAV clips on a classifier: the score (0..1) a window's top label needs to be a
+    /// detection (default 0.5). Background labels (silence, unknown) are never detections.
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Zero-pad a WAV clip shorter than the plugin's window (the default for classifiers;
+    /// other plugins refuse such a clip without --pad).
+    #[arg(long)]
+    pad: bool,
+    /// Long WAV clips on a classifier: also print every window's top label.
+    #[arg(long)]
+    all_windows: bool,
+}
+
+#[derive(Args)]
+struct NewArgs {
+    /// The plugin's (and its crate's) name: ASCII letters, digits, `-` and `_`, starting
+    /// with a letter.
+    name: String,
+    /// The crate's directory (default: ./NAME). Created if missing; must be empty if it
+    /// exists.
+    #[arg(long, value_name = "DIR")]
+    path: Option<PathBuf>,
+    /// The edgeplug guest SDK the crate depends on by path: an edgeplug checkout's
+    /// `guest-sdk` directory (default: the one this edgeplug was built from).
+    #[arg(long, value_name = "DIR")]
+    sdk: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,11 +251,13 @@ fn main() -> ExitCode {
         Command::Model(ModelCommand::Run(args)) => run(&args),
         Command::Demo(args) => demo::run(args.json),
         Command::Pack(args) => pack(&args),
-        Command::Run(args) => run_plugin(&args),
+        Command::Run(args) => run_cli::run_plugin(&args),
+        Command::New(args) => new_plugin(&args),
         Command::Keygen(args) => trust_cli::keygen(&args),
         Command::Sign(args) => trust_cli::sign(&args),
         Command::Verify(args) => trust_cli::verify(&args),
         Command::Inspect(args) => trust_cli::inspect(&args),
+        Command::Gateway(command) => gateway_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -553,6 +598,16 @@ fn print_results(
         Some(_) => None,
         None => outputs.first().and_then(|t| t.classification(labels)),
     };
+    print_classified(outputs, class.as_ref(), anomaly, as_json)
+}
+
+/// [`print_results`] with the classification (if any) chosen by the caller.
+fn print_classified(
+    outputs: &[TensorData],
+    class: Option<&edgeplug::Classification>,
+    anomaly: Option<f64>,
+    as_json: bool,
+) -> Result<()> {
     if as_json {
         let mut obj = serde_json::Map::new();
         if let Some(score) = anomaly {
@@ -687,57 +742,26 @@ fn pack(args: &PackArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_plugin(args: &PluginRunArgs) -> Result<()> {
-    let mut plugin = trust_cli::load_for_run(
-        args.engine.into(),
-        &args.plugin,
-        &args.trust,
-        args.insecure_skip_verify,
-    )?
-    .instance;
-    let info = plugin.info().clone();
-    let name = args.plugin.display();
-    if args.inputs.len() != info.inputs.len() {
-        bail!(
-            "plugin `{name}` takes {} input(s), {} given",
-            info.inputs.len(),
-            args.inputs.len()
-        );
-    }
-    if !args.outputs.is_empty() && args.outputs.len() != info.outputs.len() {
-        bail!(
-            "plugin `{name}` has {} output(s), {} --output given",
-            info.outputs.len(),
-            args.outputs.len()
-        );
-    }
-    let mut inputs = Vec::with_capacity(args.inputs.len());
-    for (pos, (path, spec)) in args.inputs.iter().zip(&info.inputs).enumerate() {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("failed to read input `{}`", path.display()))?;
-        let expected = spec.byte_len().unwrap_or(0);
-        if bytes.len() != expected {
-            bail!(
-                "input `{}` has {} bytes, but input {pos} of plugin `{name}` ({} {} {}) needs {expected}",
-                path.display(),
-                bytes.len(),
-                spec.name,
-                dtype_name(spec.dtype),
-                shape_str(&spec.shape)
-            );
-        }
-        inputs.push(bytes);
-    }
-    let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
-    let outputs = plugin.infer_raw(&refs)?;
-    let data = plugin.tensor_data(&outputs)?;
-    for (path, t) in args.outputs.iter().zip(&data) {
-        write_atomic(path, &t.bytes)
-            .with_context(|| format!("failed to write output `{}`", path.display()))?;
-    }
-    let anomaly = match (refs.as_slice(), outputs.as_slice()) {
-        ([input], [output]) => anomaly_score(&info, input, output),
-        _ => None,
-    };
-    print_results(&data, &info.labels, anomaly, args.json)
+fn new_plugin(args: &NewArgs) -> Result<()> {
+    use edgeplug::scaffold::{ScaffoldOptions, default_sdk_dir, scaffold};
+    let dir = args
+        .path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    let written = scaffold(&ScaffoldOptions {
+        name: args.name.clone(),
+        dir: dir.clone(),
+        sdk: args.sdk.clone().unwrap_or_else(default_sdk_dir),
+    })?;
+    println!(
+        "created plugin crate `{}` in {} ({} files: front end and post-processing in src/lib.rs, model in model.epm)",
+        args.name,
+        dir.display(),
+        written.len()
+    );
+    println!(
+        "next: cd {} && cargo test && cargo build --release --target wasm32-unknown-unknown",
+        dir.display()
+    );
+    Ok(())
 }

@@ -127,7 +127,7 @@ pub fn default_self_test_inputs(specs: &[crate::engine::TensorSpec]) -> Vec<Vec<
         .iter()
         .enumerate()
         .map(|(i, spec)| {
-            let len = spec.byte_len().unwrap_or(0);
+            let len = edgeplug_mcu::tensor_byte_len(&spec.default_shape(), spec.dtype).unwrap_or(0);
             let mut state = SELF_TEST_SEED.wrapping_add(i as u64);
             let mut next = move || {
                 state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -222,7 +222,8 @@ pub fn package_plugin(
                 });
             }
             for (index, (data, spec)) in given.iter().zip(&info.inputs).enumerate() {
-                let want = spec.byte_len().unwrap_or(0);
+                let want =
+                    edgeplug_mcu::tensor_byte_len(&spec.default_shape(), spec.dtype).unwrap_or(0);
                 if data.len() != want {
                     return Err(PackageError::SelfTestInput {
                         index,

@@ -19,8 +19,8 @@
 //!    `self_test.output_sha256`.
 //!
 //! [`load_plugin`] does all three. Anti-rollback state is the caller's: this module checks
-//! a floor it is given (the CLI's `--min-sequence`); persisting the highest accepted
-//! sequence is the gateway's job (not done yet).
+//! a floor it is given (the CLI's `--min-sequence`); [`crate::store`] persists the highest
+//! accepted sequence per model and passes it here.
 
 use crate::engine::{EngineConfig, EngineKind, ModelInfo, PluginError, PluginInstance};
 use edgeplug_signing::{
@@ -389,6 +389,7 @@ pub fn manifest_dtype_name(dtype: edgeplug_signing::ElementType) -> &'static str
         E::Uint8 => "uint8",
         E::Int32 => "int32",
         E::Float32 => "float32",
+        E::Int16 => "int16",
     }
 }
 
@@ -421,6 +422,7 @@ pub fn manifest_spec(s: &crate::engine::TensorSpec) -> edgeplug_signing::TensorS
             W::Uint8 => E::Uint8,
             W::Int32 => E::Int32,
             W::Float32 => E::Float32,
+            W::Int16 => E::Int16,
         },
         shape: s.shape.clone(),
         quantization: s.quantization.map(|q| edgeplug_signing::Quantization {

@@ -56,6 +56,7 @@ pub use edgeplug_signing as signing;
 pub use error::Error;
 pub use plugin::{Config, Host, NullHost, Plugin};
 pub use types::{
-    ElementType, ErrorCode, Level, ModelInfo, Quantization, Tensor, TensorRef, TensorSpec,
+    DYNAMIC_DEFAULT_EXTENT, ElementType, ErrorCode, Level, ModelInfo, Quantization, Tensor,
+    TensorRef, TensorSpec, tensor_byte_len,
 };
 pub use verify::{SignatureVerifier, TrustError, VerifiedPlugin, check_loaded, verify_plugin};

@@ -531,14 +531,14 @@ fn lift_infer_result(
         let dtype = l.u8_at("output dtype", at + 8)?;
         let dtype = ElementType::from_discriminant(dtype)
             .ok_or_else(|| Error::Abi(format!("output dtype: invalid element type {dtype}")))?;
-        if shape != spec.shape || dtype != spec.dtype {
+        if !spec.accepts_shape(&shape) || dtype != spec.dtype {
             return Err(Error::BadOutput(format!(
                 "output {i} ({}) is {dtype:?} {shape:?}, model-info declares {:?} {:?}",
                 spec.name, spec.dtype, spec.shape
             )));
         }
         let (data_ptr, data_len) = l.ptr_len("output data", at + 12)?;
-        let expected_len = byte_len(&spec.shape, spec.dtype).unwrap_or(usize::MAX);
+        let expected_len = byte_len(&shape, spec.dtype).unwrap_or(usize::MAX);
         if data_len as usize != expected_len {
             return Err(Error::BadOutput(format!(
                 "output {i} ({}) has {data_len} bytes, expected {expected_len}",

@@ -31,7 +31,23 @@
 //! (`edgeplug-signing`: signature, component, manifest, interface, anti-rollback floor, as
 //! the gateway checks). The sequence the verifier reports (from the signed manifest) must equal the
 //! one the update was started with.
+//!
+//! **Device state** ([`Layout::state`], three erase sectors): the trusted keys
+//! ([`Slots::write_trust`], [`Slots::read_trust`]; written once by factory provisioning) and
+//! the persistent **anti-rollback counter**, the highest sequence this device ever confirmed
+//! ([`Slots::floor`]). [`Slots::confirm`] raises it (after writing `CONFIRMED`), so does
+//! [`Slots::boot`] when it returns a confirmed image above it (repairing a power cut between
+//! the two writes). No image below the counter is ever booted, tried or installed, even if
+//! it is still in a slot, confirmed and correctly signed. The counter is an append-only log
+//! of CRC-checked records in two sectors used in turn: a value is only ever added, the
+//! sector holding the highest value is never erased, and a torn record fails its CRC, so a
+//! power cut while it is written leaves the old value or the new one, never a lower one.
+//!
+//! **In place** ([`Slots::with_mapping`]): on a memory-mapped flash the slots verify images
+//! where they lie and [`Slots::image`] borrows them, instead of copying a whole image into
+//! RAM.
 
+use alloc::borrow::Cow;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -39,6 +55,10 @@ use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
 
 #[cfg(feature = "std")]
 pub mod sim;
+
+/// The `embedded-storage` NOR flash traits the slots work on, re-exported for embedders
+/// that implement them for their flash.
+pub use embedded_storage::nor_flash;
 
 /// What a [`Verifier`] learned from a valid image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +108,22 @@ pub struct Layout {
     pub slot_b: u32,
     /// Bytes per slot, metadata sector included (a multiple of the erase size).
     pub slot_size: u32,
+    /// Offset of the device-state area (a multiple of the erase size, overlapping no slot):
+    /// [`STATE_SECTORS`] erase sectors, the trust record then the anti-rollback counter's
+    /// two sectors.
+    pub state: u32,
 }
+
+/// Erase sectors of the device-state area ([`Layout::state`]): one for the trusted keys,
+/// two for the anti-rollback counter.
+pub const STATE_SECTORS: u32 = 3;
+
+/// Bytes of one trusted key in the trust record: a public key file as `edgeplug keygen`
+/// writes `edgeplug.pub` (`0x01`, then the 32-byte Ed25519 key).
+pub const TRUSTED_KEY_LEN: usize = 33;
+
+/// Most keys the trust record holds.
+pub const MAX_TRUST_KEYS: usize = 16;
 
 /// Why a slot operation failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,11 +141,12 @@ pub enum SlotError {
         /// Most image bytes a slot holds.
         max: u32,
     },
-    /// The update's sequence is not above the running plugin's.
+    /// The update's sequence is not above the running plugin's (or, installing into a
+    /// device with nothing to boot, below the anti-rollback counter).
     Downgrade {
         /// Sequence of the refused update.
         sequence: u64,
-        /// Sequence of the running plugin.
+        /// Sequence of the running plugin, or the anti-rollback counter if higher.
         current: u64,
     },
     /// More or fewer bytes arrived than the update declared.
@@ -137,6 +173,11 @@ pub enum SlotError {
     NoBootableImage,
     /// `confirm`/`reject` without a trial boot.
     NoTrial,
+    /// The trust record is missing or corrupt (or [`Slots::write_trust`] got no keys or
+    /// more than [`MAX_TRUST_KEYS`]).
+    Trust(&'static str),
+    /// The flash mapping ([`Slots::with_mapping`]) does not cover the image.
+    Unmapped,
 }
 
 impl fmt::Display for SlotError {
@@ -152,7 +193,7 @@ impl fmt::Display for SlotError {
             }
             SlotError::Downgrade { sequence, current } => write!(
                 f,
-                "update sequence {sequence} is not above the running plugin's {current} (downgrade refused)"
+                "update sequence {sequence} is not above the running plugin's or the anti-rollback counter's {current} (downgrade refused)"
             ),
             SlotError::Length { expected, received } => {
                 write!(f, "update declared {expected} bytes but {received} arrived")
@@ -170,6 +211,10 @@ impl fmt::Display for SlotError {
                 f.write_str("no slot holds a confirmed plugin that verifies")
             }
             SlotError::NoTrial => f.write_str("the running plugin is not on trial"),
+            SlotError::Trust(why) => write!(f, "trust record: {why}"),
+            SlotError::Unmapped => {
+                f.write_str("the flash mapping does not cover the image (bad mapping function)")
+            }
         }
     }
 }
@@ -180,8 +225,8 @@ fn flash<E: NorFlashError>(e: E) -> SlotError {
     SlotError::Flash(e.kind())
 }
 
-/// Result of [`Slots::boot`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Result of [`Slots::boot`]: which image to run. Get its bytes with [`Slots::image`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Boot {
     /// A confirmed plugin.
     Confirmed {
@@ -189,8 +234,8 @@ pub enum Boot {
         slot: SlotId,
         /// Its sequence.
         sequence: u64,
-        /// The verified image.
-        image: Vec<u8>,
+        /// Bytes of the image.
+        len: u32,
     },
     /// A new plugin on trial: run the health check, then [`Slots::confirm`] or
     /// [`Slots::reject`]. Until confirmed, the next boot reverts to the previous slot.
@@ -199,18 +244,12 @@ pub enum Boot {
         slot: SlotId,
         /// Its sequence.
         sequence: u64,
-        /// The verified image.
-        image: Vec<u8>,
+        /// Bytes of the image.
+        len: u32,
     },
 }
 
 impl Boot {
-    /// The booted image.
-    pub fn image(&self) -> &[u8] {
-        match self {
-            Boot::Confirmed { image, .. } | Boot::Trial { image, .. } => image,
-        }
-    }
     /// The booted slot.
     pub fn slot(&self) -> SlotId {
         match self {
@@ -222,6 +261,20 @@ impl Boot {
         match self {
             Boot::Confirmed { sequence, .. } | Boot::Trial { sequence, .. } => *sequence,
         }
+    }
+    /// Bytes of the booted image.
+    pub fn len(&self) -> u32 {
+        match self {
+            Boot::Confirmed { len, .. } | Boot::Trial { len, .. } => *len,
+        }
+    }
+    /// Whether the booted image is empty (never: the verifier refuses empty images).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Whether the booted image is on trial.
+    pub fn is_trial(&self) -> bool {
+        matches!(self, Boot::Trial { .. })
     }
 }
 
@@ -294,6 +347,37 @@ fn decode_header(h: &[u8; RECORD]) -> Option<(u32, u64)> {
     Some((len, u64::from_le_bytes(seq)))
 }
 
+const COUNTER_MAGIC: [u8; 4] = *b"EPRC";
+const TRUST_MAGIC: [u8; 4] = *b"EPTS";
+
+/// A counter record: magic, sequence (u64 LE), zero padding, CRC-32 of the first 28 bytes.
+fn encode_counter(sequence: u64) -> [u8; RECORD] {
+    let mut r = [0u8; RECORD];
+    r[0..4].copy_from_slice(&COUNTER_MAGIC);
+    r[4..12].copy_from_slice(&sequence.to_le_bytes());
+    let crc = crc32(&r[..28]);
+    r[28..32].copy_from_slice(&crc.to_le_bytes());
+    r
+}
+
+fn decode_counter(r: &[u8; RECORD]) -> Option<u64> {
+    if r[0..4] != COUNTER_MAGIC || crc32(&r[..28]).to_le_bytes() != r[28..32] {
+        return None;
+    }
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&r[4..12]);
+    Some(u64::from_le_bytes(seq))
+}
+
+/// What the counter's two sectors hold.
+#[derive(Clone, Copy, Debug)]
+struct CounterScan {
+    /// The highest valid record and the sector (0 or 1) holding it.
+    max: Option<(u64, u32)>,
+    /// Per sector: index of the first record after the last non-erased one.
+    next_free: [u32; 2],
+}
+
 /// What a slot's metadata says (before verification of the image).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct SlotState {
@@ -304,12 +388,16 @@ struct SlotState {
     bad: bool,
 }
 
-/// The two slots on a flash.
+/// The two slots (and the device state) on a flash.
 pub struct Slots<F: NorFlash> {
     flash: F,
     layout: Layout,
     /// The slot [`Slots::boot`] returned, and whether it is on trial.
     running: Option<(SlotId, u64, bool)>,
+    /// [`Slots::boot`] found nothing to boot: an install may go to slot A.
+    empty: bool,
+    /// The flash as it appears in the address space, if it is memory-mapped.
+    map: Option<fn(&F) -> &[u8]>,
 }
 
 impl<F: NorFlash> Slots<F> {
@@ -349,11 +437,42 @@ impl<F: NorFlash> Slots<F> {
         if layout.slot_a < end_b && layout.slot_b < end_a {
             return Err(SlotError::BadLayout("slots overlap"));
         }
+        let Some(end_state) = STATE_SECTORS
+            .checked_mul(erase)
+            .and_then(|n| layout.state.checked_add(n))
+        else {
+            return Err(SlotError::BadLayout("state area beyond 4 GiB"));
+        };
+        if !aligned(layout.state) {
+            return Err(SlotError::BadLayout(
+                "the state area must start at a multiple of the erase size",
+            ));
+        }
+        if end_state as usize > flash.capacity() {
+            return Err(SlotError::BadLayout(
+                "state area beyond the end of the flash",
+            ));
+        }
+        if (layout.state < end_a && layout.slot_a < end_state)
+            || (layout.state < end_b && layout.slot_b < end_state)
+        {
+            return Err(SlotError::BadLayout("the state area overlaps a slot"));
+        }
         Ok(Slots {
             flash,
             layout,
             running: None,
+            empty: false,
+            map: None,
         })
+    }
+
+    /// Declares the flash memory-mapped: `map` returns the whole flash as it appears in the
+    /// address space (byte `i` of the slice is flash offset `i`). Images are then verified
+    /// where they lie and [`Slots::image`] borrows them, instead of copying them into RAM.
+    pub fn with_mapping(mut self, map: fn(&F) -> &[u8]) -> Self {
+        self.map = Some(map);
+        self
     }
 
     /// Gives the flash back.
@@ -426,25 +545,172 @@ impl<F: NorFlash> Slots<F> {
         Ok(image)
     }
 
-    /// Reads and verifies a slot's image; `None` if it has no valid header, does not fit, or
-    /// fails verification, or its verified sequence differs from its header's.
+    /// A slot's image (`len` bytes): borrowed in place if the flash is mapped, else read
+    /// into RAM.
+    fn slot_image(&mut self, slot: SlotId, len: u32) -> Result<Cow<'_, [u8]>, SlotError> {
+        match self.map {
+            Some(map) => {
+                let start = (self.base(slot) + F::ERASE_SIZE as u32) as usize;
+                map(&self.flash)
+                    .get(start..start + len as usize)
+                    .map(Cow::Borrowed)
+                    .ok_or(SlotError::Unmapped)
+            }
+            None => self.read_image(slot, len).map(Cow::Owned),
+        }
+    }
+
+    /// Flash offset of the first byte of the image [`Slots::boot`] returned (for an
+    /// embedder that reaches its memory-mapped flash at a fixed address). The image stays
+    /// there until an update erases that slot, which only an update started while the
+    /// *other* slot runs does.
+    pub fn image_offset(&self, boot: &Boot) -> u32 {
+        self.base(boot.slot()) + F::ERASE_SIZE as u32
+    }
+
+    /// The bytes of the image [`Slots::boot`] returned: borrowed from the flash if it is
+    /// mapped ([`Slots::with_mapping`]: nothing is copied), else read into RAM. They were
+    /// verified by `boot`; a caller that parses them should still check them (the gateway
+    /// order: verify, then parse), as a copy is read again from the flash.
+    pub fn image(&mut self, boot: &Boot) -> Result<Cow<'_, [u8]>, SlotError> {
+        self.slot_image(boot.slot(), boot.len())
+    }
+
+    /// Checks a slot's image: its header's length fits, the verifier accepts it, the
+    /// verified sequence equals the header's and is not below the anti-rollback counter.
+    /// Returns the sequence and length.
     fn verified_image(
         &mut self,
         slot: SlotId,
         state: &SlotState,
         verifier: &impl Verifier,
-    ) -> Result<Option<(u64, Vec<u8>)>, SlotError> {
+        floor: Option<u64>,
+    ) -> Result<Option<(u64, u32)>, SlotError> {
         let Some((len, sequence)) = state.header else {
             return Ok(None);
         };
-        if len > self.max_image_len() {
+        if len > self.max_image_len() || floor.is_some_and(|f| sequence < f) {
             return Ok(None);
         }
-        let image = self.read_image(slot, len)?;
+        let image = self.slot_image(slot, len)?;
         match verifier.verify(&image) {
-            Ok(v) if v.sequence == sequence => Ok(Some((sequence, image))),
+            Ok(v) if v.sequence == sequence => Ok(Some((sequence, len))),
             _ => Ok(None),
         }
+    }
+
+    fn counter_base(&self) -> u32 {
+        self.layout.state + F::ERASE_SIZE as u32
+    }
+
+    fn scan_counter(&mut self) -> Result<CounterScan, SlotError> {
+        let per_sector = (F::ERASE_SIZE / RECORD) as u32;
+        let mut scan = CounterScan {
+            max: None,
+            next_free: [0; 2],
+        };
+        for sector in 0..2u32 {
+            let base = self.counter_base() + sector * F::ERASE_SIZE as u32;
+            for i in 0..per_sector {
+                let r = self.read_record(base + i * RECORD as u32)?;
+                if r.iter().all(|&b| b == 0xFF) {
+                    continue;
+                }
+                scan.next_free[sector as usize] = i + 1;
+                if let Some(v) = decode_counter(&r)
+                    && scan.max.is_none_or(|(m, _)| m < v)
+                {
+                    scan.max = Some((v, sector));
+                }
+            }
+        }
+        Ok(scan)
+    }
+
+    /// The anti-rollback counter: the highest sequence this device has confirmed (`None`
+    /// on a device that never confirmed one). Read from the flash at every call.
+    pub fn floor(&mut self) -> Result<Option<u64>, SlotError> {
+        Ok(self.scan_counter()?.max.map(|(v, _)| v))
+    }
+
+    /// Raises the anti-rollback counter to `sequence` (nothing happens if it is already
+    /// there or higher). From then on no image with a lower sequence boots, is tried or is
+    /// installed. One record write (plus one sector erase every `erase size / 32` raises);
+    /// a power cut leaves the old value or the new one.
+    pub fn raise_floor(&mut self, sequence: u64) -> Result<(), SlotError> {
+        let scan = self.scan_counter()?;
+        if scan.max.is_some_and(|(m, _)| m >= sequence) {
+            return Ok(());
+        }
+        let per_sector = (F::ERASE_SIZE / RECORD) as u32;
+        let active = scan.max.map_or(0, |(_, s)| s);
+        let erase = F::ERASE_SIZE as u32;
+        let (sector, index) = if scan.next_free[active as usize] < per_sector {
+            (active, scan.next_free[active as usize])
+        } else {
+            // The active sector is full: erase the other one (it holds only lower values)
+            // and continue there.
+            let other = 1 - active;
+            let base = self.counter_base() + other * erase;
+            self.flash.erase(base, base + erase).map_err(flash)?;
+            (other, 0)
+        };
+        let at = self.counter_base() + sector * erase + index * RECORD as u32;
+        self.flash
+            .write(at, &encode_counter(sequence))
+            .map_err(flash)
+    }
+
+    /// Writes the trust record: the keys (each [`TRUSTED_KEY_LEN`] bytes, `edgeplug.pub`
+    /// format) images must be signed by. Erases the trust sector first: a factory step, not
+    /// power-safe (a cut leaves no trust record, and [`Slots::read_trust`] fails until it is
+    /// written again). Between 1 and [`MAX_TRUST_KEYS`] keys.
+    pub fn write_trust(&mut self, keys: &[[u8; TRUSTED_KEY_LEN]]) -> Result<(), SlotError> {
+        if keys.is_empty() || keys.len() > MAX_TRUST_KEYS {
+            return Err(SlotError::Trust("between 1 and 16 keys are needed"));
+        }
+        let mut record = Vec::with_capacity(8 + keys.len() * TRUSTED_KEY_LEN + 4 + RECORD);
+        record.extend_from_slice(&TRUST_MAGIC);
+        record.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+        for key in keys {
+            record.extend_from_slice(key);
+        }
+        let crc = crc32(&record);
+        record.extend_from_slice(&crc.to_le_bytes());
+        record.resize(record.len().div_ceil(RECORD) * RECORD, 0xFF);
+        let base = self.layout.state;
+        self.flash
+            .erase(base, base + F::ERASE_SIZE as u32)
+            .map_err(flash)?;
+        self.flash.write(base, &record).map_err(flash)
+    }
+
+    /// Reads the trust record written by [`Slots::write_trust`]; [`SlotError::Trust`] if
+    /// it is missing or corrupt (CRC).
+    pub fn read_trust(&mut self) -> Result<Vec<[u8; TRUSTED_KEY_LEN]>, SlotError> {
+        let base = self.layout.state;
+        let first = self.read_record(base)?;
+        if first[0..4] != TRUST_MAGIC {
+            return Err(SlotError::Trust("no trust record (device not provisioned)"));
+        }
+        let count = u32::from_le_bytes([first[4], first[5], first[6], first[7]]) as usize;
+        if count == 0 || count > MAX_TRUST_KEYS {
+            return Err(SlotError::Trust("corrupt trust record (key count)"));
+        }
+        let len = 8 + count * TRUSTED_KEY_LEN;
+        let mut record = vec![0u8; (len + 4).div_ceil(RECORD) * RECORD];
+        self.flash.read(base, &mut record).map_err(flash)?;
+        if crc32(&record[..len]).to_le_bytes() != record[len..len + 4] {
+            return Err(SlotError::Trust("corrupt trust record (CRC)"));
+        }
+        Ok(record[8..len]
+            .chunks_exact(TRUSTED_KEY_LEN)
+            .map(|k| {
+                let mut key = [0u8; TRUSTED_KEY_LEN];
+                key.copy_from_slice(k);
+                key
+            })
+            .collect())
     }
 
     /// Decides what to run, as a bootloader does at every reset (it writes `TRIAL` or
@@ -452,18 +718,23 @@ impl<F: NorFlash> Slots<F> {
     ///
     /// Returns a pending slot as [`Boot::Trial`] the first time it is seen (if it verifies
     /// and its sequence is above every confirmed slot's), otherwise the confirmed slot with
-    /// the highest sequence that verifies. [`SlotError::NoBootableImage`] if there is none.
+    /// the highest sequence that verifies. Images below the anti-rollback counter
+    /// ([`Slots::floor`]) are never returned; a confirmed image above it raises it.
+    /// [`SlotError::NoBootableImage`] if there is nothing to boot (an install may follow:
+    /// [`Slots::begin_update`]).
     pub fn boot(&mut self, verifier: &impl Verifier) -> Result<Boot, SlotError> {
         self.running = None;
+        self.empty = false;
+        let floor = self.floor()?;
         let states = [self.state(SlotId::A)?, self.state(SlotId::B)?];
-        let mut confirmed: Option<(SlotId, u64, Vec<u8>)> = None;
+        let mut confirmed: Option<(SlotId, u64, u32)> = None;
         for (slot, state) in [SlotId::A, SlotId::B].into_iter().zip(&states) {
             if state.confirmed
                 && !state.bad
-                && let Some((sequence, image)) = self.verified_image(slot, state, verifier)?
-                && confirmed.as_ref().is_none_or(|c| c.1 < sequence)
+                && let Some((sequence, len)) = self.verified_image(slot, state, verifier, floor)?
+                && confirmed.is_none_or(|c| c.1 < sequence)
             {
-                confirmed = Some((slot, sequence, image));
+                confirmed = Some((slot, sequence, len));
             }
         }
         for (slot, state) in [SlotId::A, SlotId::B].into_iter().zip(&states) {
@@ -475,11 +746,11 @@ impl<F: NorFlash> Slots<F> {
                 self.write_marker(slot, Marker::Bad)?;
                 continue;
             }
-            let Some((sequence, image)) = self.verified_image(slot, state, verifier)? else {
+            let Some((sequence, len)) = self.verified_image(slot, state, verifier, floor)? else {
                 self.write_marker(slot, Marker::Bad)?;
                 continue;
             };
-            if confirmed.as_ref().is_some_and(|c| c.1 >= sequence) {
+            if confirmed.is_some_and(|c| c.1 >= sequence) {
                 self.write_marker(slot, Marker::Bad)?;
                 continue;
             }
@@ -488,27 +759,35 @@ impl<F: NorFlash> Slots<F> {
             return Ok(Boot::Trial {
                 slot,
                 sequence,
-                image,
+                len,
             });
         }
-        let (slot, sequence, image) = confirmed.ok_or(SlotError::NoBootableImage)?;
+        let Some((slot, sequence, len)) = confirmed else {
+            self.empty = true;
+            return Err(SlotError::NoBootableImage);
+        };
+        if floor.is_none_or(|f| f < sequence) {
+            // Confirmed but the counter was not raised yet (power cut after CONFIRMED).
+            self.raise_floor(sequence)?;
+        }
         self.running = Some((slot, sequence, false));
         Ok(Boot::Confirmed {
             slot,
             sequence,
-            image,
+            len,
         })
     }
 
     /// Marks the plugin on trial as good (after its health check passed): it stays active
-    /// at later boots.
+    /// at later boots. Writes `CONFIRMED`, then raises the anti-rollback counter to its
+    /// sequence.
     pub fn confirm(&mut self) -> Result<(), SlotError> {
         let Some((slot, sequence, true)) = self.running else {
             return Err(SlotError::NoTrial);
         };
         self.write_marker(slot, Marker::Confirmed)?;
         self.running = Some((slot, sequence, false));
-        Ok(())
+        self.raise_floor(sequence)
     }
 
     /// Marks the plugin on trial as bad (its health check failed). The caller should reset;
@@ -523,9 +802,19 @@ impl<F: NorFlash> Slots<F> {
     }
 
     /// Writes a first image straight into slot A and confirms it (factory provisioning of an
-    /// empty device). Erases both slots. The image must pass `verifier`.
+    /// empty device, without a trial). Erases both slots (not the device state). The image
+    /// must pass `verifier` and not be below the anti-rollback counter; the counter is
+    /// raised to it. Not power-safe.
     pub fn provision(&mut self, image: &[u8], verifier: &impl Verifier) -> Result<(), SlotError> {
         let verified = verifier.verify(image).map_err(SlotError::Verify)?;
+        if let Some(floor) = self.floor()?
+            && verified.sequence < floor
+        {
+            return Err(SlotError::Downgrade {
+                sequence: verified.sequence,
+                current: floor,
+            });
+        }
         for slot in [SlotId::A, SlotId::B] {
             let base = self.base(slot);
             self.flash
@@ -533,22 +822,42 @@ impl<F: NorFlash> Slots<F> {
                 .map_err(flash)?;
         }
         self.running = None;
+        self.empty = false;
         let mut update = Update::start(self, SlotId::A, image.len(), verified.sequence)?;
         update.write(image)?;
         update.finish(verifier, |_| true)?;
-        self.write_marker(SlotId::A, Marker::Confirmed)
+        self.write_marker(SlotId::A, Marker::Confirmed)?;
+        self.raise_floor(verified.sequence)
     }
 
     /// Starts an update into the slot that is not running: refuses a downgrade (a
-    /// `sequence` not above the running plugin's) and erases the target slot.
+    /// `sequence` not above the running plugin's nor the anti-rollback counter) and erases
+    /// the target slot.
     ///
     /// Must follow a [`Slots::boot`] that returned a confirmed plugin (or a trial that was
-    /// confirmed since).
+    /// confirmed since), or one that found nothing to boot: then the image is installed
+    /// into slot A and must not be below the anti-rollback counter. It becomes a trial at
+    /// the next boot, as any update.
     pub fn begin_update(&mut self, len: usize, sequence: u64) -> Result<Update<'_, F>, SlotError> {
-        let (running, current, trial) = self.running.ok_or(SlotError::NoBootableImage)?;
+        let floor = self.floor()?;
+        let Some((running, current, trial)) = self.running else {
+            if !self.empty {
+                return Err(SlotError::NoBootableImage);
+            }
+            if let Some(floor) = floor
+                && sequence < floor
+            {
+                return Err(SlotError::Downgrade {
+                    sequence,
+                    current: floor,
+                });
+            }
+            return Update::start(self, SlotId::A, len, sequence);
+        };
         if trial {
             return Err(SlotError::TrialInProgress);
         }
+        let current = current.max(floor.unwrap_or(0));
         if sequence <= current {
             return Err(SlotError::Downgrade { sequence, current });
         }
@@ -681,7 +990,8 @@ impl<'s, F: NorFlash> Update<'s, F> {
             .flash
             .write(base + HEADER_AT, &header)
             .map_err(flash)?;
-        let image = self.slots.read_image(self.slot, self.len)?;
+        // Read back (in place if the flash is mapped) and check what the flash now holds.
+        let image = self.slots.slot_image(self.slot, self.len)?;
         let verified = verifier.verify(&image).map_err(SlotError::Verify)?;
         if verified.sequence != self.sequence {
             return Err(SlotError::SequenceMismatch {
@@ -692,6 +1002,7 @@ impl<'s, F: NorFlash> Update<'s, F> {
         if !self_test(&image) {
             return Err(SlotError::SelfTest);
         }
+        drop(image);
         self.slots.write_marker(self.slot, Marker::Pending)
     }
 }

@@ -14,6 +14,8 @@ pub enum ElementType {
     Int32,
     /// IEEE-754 binary32.
     Float32,
+    /// Signed 16-bit integer.
+    Int16,
 }
 
 impl ElementType {
@@ -21,6 +23,7 @@ impl ElementType {
     pub const fn size(self) -> usize {
         match self {
             ElementType::Int8 | ElementType::Uint8 => 1,
+            ElementType::Int16 => 2,
             ElementType::Int32 | ElementType::Float32 => 4,
         }
     }
@@ -32,6 +35,7 @@ impl ElementType {
             ElementType::Uint8 => 1,
             ElementType::Int32 => 2,
             ElementType::Float32 => 3,
+            ElementType::Int16 => 4,
         }
     }
 
@@ -42,6 +46,7 @@ impl ElementType {
             1 => Some(ElementType::Uint8),
             2 => Some(ElementType::Int32),
             3 => Some(ElementType::Float32),
+            4 => Some(ElementType::Int16),
             _ => None,
         }
     }
@@ -69,11 +74,46 @@ pub struct TensorSpec {
     pub quantization: Option<Quantization>,
 }
 
+/// The extent a self-test (and [`TensorSpec::default_shape`]) uses for a dimension that a
+/// spec declares as 0 ("any extent").
+pub const DYNAMIC_DEFAULT_EXTENT: u32 = edgeplug_signing::DYNAMIC_DEFAULT_EXTENT;
+
 impl TensorSpec {
-    /// Bytes of a tensor of this spec, or `None` on overflow.
+    /// Bytes of a tensor of this spec, or `None` on overflow. A dynamic dimension (0)
+    /// counts as 0, so this is 0 for a dynamic spec: use [`TensorSpec::default_shape`].
     pub fn byte_len(&self) -> Option<usize> {
         byte_len(&self.shape, self.dtype)
     }
+
+    /// Whether a dimension is 0, which the interface defines as "any extent of at least 1".
+    pub fn is_dynamic(&self) -> bool {
+        self.shape.contains(&0)
+    }
+
+    /// The spec's shape with every dynamic dimension set to [`DYNAMIC_DEFAULT_EXTENT`]:
+    /// the shape a self-test or a raw-bytes call uses.
+    pub fn default_shape(&self) -> Vec<u32> {
+        self.shape
+            .iter()
+            .map(|&d| if d == 0 { DYNAMIC_DEFAULT_EXTENT } else { d })
+            .collect()
+    }
+
+    /// Whether a tensor of shape `shape` matches this spec: same rank, every static
+    /// dimension equal, every dynamic dimension at least 1.
+    pub fn accepts_shape(&self, shape: &[u32]) -> bool {
+        self.shape.len() == shape.len()
+            && self
+                .shape
+                .iter()
+                .zip(shape)
+                .all(|(&want, &got)| if want == 0 { got >= 1 } else { want == got })
+    }
+}
+
+/// Bytes of a tensor of `shape` and `dtype`, or `None` on overflow.
+pub fn tensor_byte_len(shape: &[u32], dtype: ElementType) -> Option<usize> {
+    byte_len(shape, dtype)
 }
 
 pub(crate) fn byte_len(shape: &[u32], dtype: ElementType) -> Option<usize> {

@@ -217,12 +217,15 @@ pub fn self_test_digest<H: Host + 'static>(
     plugin: &mut Plugin<H>,
     manifest: &Manifest,
 ) -> Result<Sha256Digest, TrustError> {
+    // Dynamic dimensions (0) take the interface's default extent, as on every host.
+    let shapes: Vec<Vec<u32>> = manifest.inputs.iter().map(|s| s.default_shape()).collect();
     let inputs: Vec<TensorRef<'_>> = manifest
         .inputs
         .iter()
+        .zip(&shapes)
         .zip(&manifest.self_test.inputs)
-        .map(|(spec, data)| TensorRef {
-            shape: &spec.shape,
+        .map(|((spec, shape), data)| TensorRef {
+            shape,
             dtype: dtype(spec.dtype),
             data: &data.0,
         })
@@ -240,6 +243,7 @@ fn dtype(d: edgeplug_signing::ElementType) -> ElementType {
         E::Uint8 => ElementType::Uint8,
         E::Int32 => ElementType::Int32,
         E::Float32 => ElementType::Float32,
+        E::Int16 => ElementType::Int16,
     }
 }
 

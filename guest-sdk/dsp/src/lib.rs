@@ -2,6 +2,8 @@
 //!
 //! - [`KwsFrontend`]: keyword spotting (DS-CNN). One second of 16 kHz int16 PCM in,
 //!   `[49][10]` int8 MFCCs out, exactly as TensorFlow's `tf.signal` computes them.
+//! - [`image`]: integer bilinear resizing of 8-bit images to an image model's input size
+//!   and the uint8-to-int8 input mapping of the MLPerf Tiny image models.
 //! - [`AdFrontend`]: anomaly detection (FC autoencoder). A 10 s clip in, `[200][128]`
 //!   librosa log-mel features out, the 196 int8 model inputs, and the anomaly score from
 //!   the model outputs.
@@ -61,6 +63,7 @@ extern crate std;
 
 pub mod ad;
 mod error;
+pub mod image;
 pub mod kws;
 mod mel;
 mod quant;

@@ -1,7 +1,9 @@
 //! CONV_2D (int8 activations, per-channel int8 weights, int32 bias).
 //!
-//! [`conv2d`] dispatches to the fastest applicable variant: [`variants::pointwise`] for
-//! 1x1 filters, [`variants::direct`] otherwise. Every variant gives the same bytes as
+//! [`conv2d`] dispatches to the fastest applicable variant: on `wasm32` with `simd128`,
+//! [`variants::pointwise4`] for 1x1 filters and [`variants::direct4`] otherwise
+//! (register-blocked over four output channels, explicit Wasm SIMD, see `crate::simd`);
+//! elsewhere [`variants::pointwise`] and [`variants::direct`]. Every variant gives the same bytes as
 //! [`reference::conv2d`] on every input; [`variants::ALL`] lists them for tests.
 
 use crate::common::{
@@ -65,10 +67,15 @@ pub fn conv2d(
     output_shape: Shape4,
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    let run = if variants::pointwise_supports(p, input_shape, filter_shape, output_shape) {
-        variants::pointwise
-    } else {
-        variants::direct
+    // The register-blocked variants pay off with Wasm SIMD; elsewhere (scalar Wasm, and
+    // native code that LLVM vectorizes itself) the single-channel loops measured faster.
+    let simd = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+    let pw = variants::pointwise_supports(p, input_shape, filter_shape, output_shape);
+    let run = match (pw, simd) {
+        (true, true) => variants::pointwise4,
+        (true, false) => variants::pointwise,
+        (false, true) => variants::direct4,
+        (false, false) => variants::direct,
     };
     run(
         p,
@@ -286,6 +293,16 @@ pub mod variants {
             supports: always,
         },
         Variant {
+            name: "pointwise4",
+            run: pointwise4,
+            supports: pointwise_supports,
+        },
+        Variant {
+            name: "direct4",
+            run: direct4,
+            supports: always,
+        },
+        Variant {
             name: "dispatch",
             run: conv2d, // the dispatcher, super::conv2d
             supports: always,
@@ -479,6 +496,244 @@ pub mod variants {
                                     }
                                 }
                                 *o = finish(acc, r, p.output_offset, p.act);
+                            }
+                        } else {
+                            for (((o, w), &pb), &r) in out
+                                .iter_mut()
+                                .zip(weights.chunks_exact(filter_len))
+                                .zip(&plain[..len])
+                                .zip(&rq[..len])
+                            {
+                                let mut acc = pb;
+                                for (ky, wrow) in w.chunks_exact(row_len).enumerate() {
+                                    let Some(iy) = d.y.tap(y0, ky) else { continue };
+                                    let row = &image[iy * in_row..(iy + 1) * in_row];
+                                    for (kx, wtap) in wrow.chunks_exact(ic).enumerate() {
+                                        let Some(ix) = d.x.tap(x0, kx) else { continue };
+                                        acc = acc.wrapping_add(dot_offset(
+                                            &row[ix * ic..(ix + 1) * ic],
+                                            wtap,
+                                            p.input_offset,
+                                        ));
+                                    }
+                                }
+                                *o = finish(acc, r, p.output_offset, p.act);
+                            }
+                        }
+                    }
+                }
+            }
+            oc0 = oc1;
+        }
+        Ok(())
+    }
+
+    /// Accumulators of up to four output channels `oc0..oc0 + n` (`n <= 4`) for one input
+    /// segment `x`: `dot(x, w[k])` for each, where `w[k]` starts at `at(k)` in `weights` and
+    /// has `x.len()` values. Uses [`crate::simd::dot4`] for a full group of four.
+    #[inline(always)]
+    fn dots_upto4(x: &[i8], weights: &[i8], at: impl Fn(usize) -> usize, n: usize) -> [i32; 4] {
+        let len = x.len();
+        let w = |k: usize| &weights[at(k)..at(k) + len];
+        if n == 4 {
+            crate::simd::dot4(x, [w(0), w(1), w(2), w(3)])
+        } else {
+            let mut out = [0i32; 4];
+            for (k, o) in out.iter_mut().enumerate().take(n) {
+                *o = crate::simd::dot(x, w(k));
+            }
+            out
+        }
+    }
+
+    /// [`pointwise`] with register blocking: each input pixel is read once per group of
+    /// four output channels ([`crate::simd::dot4`]: Wasm `simd128` dot products on
+    /// `wasm32` with that feature, loops LLVM vectorizes elsewhere). Same folding of the
+    /// input offset, same results. Returns `InvalidParams` for filters other than 1x1.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pointwise4(
+        p: &ConvParams,
+        input_shape: Shape4,
+        input: &[i8],
+        filter_shape: Shape4,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output_shape: Shape4,
+        output: &mut [i8],
+    ) -> Result<(), KernelError> {
+        if !pointwise_supports(p, input_shape, filter_shape, output_shape) {
+            return Err(KernelError::InvalidParams(
+                "pointwise CONV_2D variant needs a 1x1 filter",
+            ));
+        }
+        let d = validate(
+            p,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            requant,
+            output_shape,
+            output,
+        )?;
+        let ic = d.ic;
+        let mut oc0 = 0;
+        while oc0 < d.oc {
+            let oc1 = (oc0 + CHANNEL_BLOCK).min(d.oc);
+            let len = oc1 - oc0;
+            let mut folded = [0i32; CHANNEL_BLOCK];
+            let mut plain = [0i32; CHANNEL_BLOCK];
+            let mut rq = [Requant::default(); CHANNEL_BLOCK];
+            for (j, oc) in (oc0..oc1).enumerate() {
+                let b = bias_at(bias, oc);
+                plain[j] = b;
+                folded[j] = b.wrapping_add(
+                    p.input_offset
+                        .wrapping_mul(sum_i8(&filter[oc * ic..(oc + 1) * ic])),
+                );
+                rq[j] = requant_at(requant, oc);
+            }
+            let weights = &filter[oc0 * ic..oc1 * ic];
+            for b in 0..d.n {
+                for oy in 0..d.oh {
+                    let iy = d.y.tap(d.y.origin(oy), 0);
+                    for ox in 0..d.ow {
+                        let ix = d.x.tap(d.x.origin(ox), 0);
+                        let o = ((b * d.oh + oy) * d.ow + ox) * d.oc;
+                        let out = &mut output[o + oc0..o + oc1];
+                        match (iy, ix) {
+                            (Some(iy), Some(ix)) => {
+                                let i = ((b * d.ih + iy) * d.iw + ix) * ic;
+                                let px = &input[i..i + ic];
+                                let mut j = 0;
+                                while j < len {
+                                    let n = (len - j).min(4);
+                                    let acc = dots_upto4(px, weights, |k| (j + k) * ic, n);
+                                    for (k, &a) in acc.iter().enumerate().take(n) {
+                                        out[j + k] = finish(
+                                            folded[j + k].wrapping_add(a),
+                                            rq[j + k],
+                                            p.output_offset,
+                                            p.act,
+                                        );
+                                    }
+                                    j += n;
+                                }
+                            }
+                            _ => {
+                                for ((o, &b), &r) in
+                                    out.iter_mut().zip(&plain[..len]).zip(&rq[..len])
+                                {
+                                    *o = finish(b, r, p.output_offset, p.act);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            oc0 = oc1;
+        }
+        Ok(())
+    }
+
+    /// [`direct`] with register blocking: for interior output pixels, each input row
+    /// segment (`kw * ic` values when `dilation_w == 1`, else one tap's `ic` values) is read
+    /// once per group of four output channels ([`crate::simd::dot4`]). Border pixels are
+    /// computed as in [`direct`]. Supports every argument set; same results.
+    #[allow(clippy::too_many_arguments)]
+    pub fn direct4(
+        p: &ConvParams,
+        input_shape: Shape4,
+        input: &[i8],
+        filter_shape: Shape4,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output_shape: Shape4,
+        output: &mut [i8],
+    ) -> Result<(), KernelError> {
+        let d = validate(
+            p,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            requant,
+            output_shape,
+            output,
+        )?;
+        let ic = d.ic;
+        let row_len = d.kw * ic;
+        let filter_len = d.kh * row_len;
+        let in_row = d.iw * ic;
+        let contiguous = d.x.dilation == 1;
+        let mut oc0 = 0;
+        while oc0 < d.oc {
+            let oc1 = (oc0 + CHANNEL_BLOCK).min(d.oc);
+            let len = oc1 - oc0;
+            let mut folded = [0i32; CHANNEL_BLOCK];
+            let mut plain = [0i32; CHANNEL_BLOCK];
+            let mut rq = [Requant::default(); CHANNEL_BLOCK];
+            for (j, oc) in (oc0..oc1).enumerate() {
+                let b = bias_at(bias, oc);
+                plain[j] = b;
+                folded[j] = b.wrapping_add(
+                    p.input_offset
+                        .wrapping_mul(sum_i8(&filter[oc * filter_len..(oc + 1) * filter_len])),
+                );
+                rq[j] = requant_at(requant, oc);
+            }
+            let weights = &filter[oc0 * filter_len..oc1 * filter_len];
+            for b in 0..d.n {
+                let image = &input[b * d.ih * in_row..(b + 1) * d.ih * in_row];
+                for oy in 0..d.oh {
+                    let y0 = d.y.origin(oy);
+                    let row_inside = d.y.interior(y0);
+                    for ox in 0..d.ow {
+                        let x0 = d.x.origin(ox);
+                        let o = ((b * d.oh + oy) * d.ow + ox) * d.oc;
+                        let out = &mut output[o + oc0..o + oc1];
+                        if row_inside && d.x.interior(x0) {
+                            let x0 = x0 as usize;
+                            let y0 = y0 as usize;
+                            let mut j = 0;
+                            while j < len {
+                                let n = (len - j).min(4);
+                                let mut acc = [0i32; 4];
+                                for ky in 0..d.kh {
+                                    let iy = y0 + ky * d.y.dilation;
+                                    let row = &image[iy * in_row..(iy + 1) * in_row];
+                                    let wrow = |k: usize| (j + k) * filter_len + ky * row_len;
+                                    if contiguous {
+                                        let seg = &row[x0 * ic..x0 * ic + row_len];
+                                        let s = dots_upto4(seg, weights, wrow, n);
+                                        for (a, s) in acc.iter_mut().zip(s) {
+                                            *a = a.wrapping_add(s);
+                                        }
+                                    } else {
+                                        for kx in 0..d.kw {
+                                            let ix = x0 + kx * d.x.dilation;
+                                            let tap = &row[ix * ic..(ix + 1) * ic];
+                                            let s =
+                                                dots_upto4(tap, weights, |k| wrow(k) + kx * ic, n);
+                                            for (a, s) in acc.iter_mut().zip(s) {
+                                                *a = a.wrapping_add(s);
+                                            }
+                                        }
+                                    }
+                                }
+                                for (k, &a) in acc.iter().enumerate().take(n) {
+                                    out[j + k] = finish(
+                                        folded[j + k].wrapping_add(a),
+                                        rq[j + k],
+                                        p.output_offset,
+                                        p.act,
+                                    );
+                                }
+                                j += n;
                             }
                         } else {
                             for (((o, w), &pb), &r) in out

@@ -1,8 +1,8 @@
 //! DEPTHWISE_CONV_2D (int8 activations, per-channel int8 weights, int32 bias).
 //!
-//! [`depthwise_conv2d`] dispatches to [`variants::dw3x3`] for 3x3 filters with
-//! depth multiplier 1, to [`variants::dm1`] for other filters with depth multiplier 1,
-//! and to [`reference::depthwise_conv2d`] otherwise. Every variant gives the same bytes as
+//! [`depthwise_conv2d`] dispatches, for depth multiplier 1, to [`variants::dm1x16`] on
+//! `wasm32` with `simd128`, else to [`variants::dw3x3`] for 3x3 filters and
+//! [`variants::dm1`] for others; to [`reference::depthwise_conv2d`] otherwise. Every variant gives the same bytes as
 //! the reference; [`variants::ALL`] lists them for tests.
 
 use crate::common::{
@@ -66,9 +66,12 @@ pub fn depthwise_conv2d(
     output_shape: Shape4,
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    let run = if variants::dw3x3_supports(p, input_shape, filter_shape, output_shape) {
+    let dm1 = variants::dm1_supports(p, input_shape, filter_shape, output_shape);
+    let run = if dm1 && cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        variants::dm1x16
+    } else if variants::dw3x3_supports(p, input_shape, filter_shape, output_shape) {
         variants::dw3x3
-    } else if variants::dm1_supports(p, input_shape, filter_shape, output_shape) {
+    } else if dm1 {
         variants::dm1
     } else {
         variants::reference
@@ -301,6 +304,11 @@ pub mod variants {
             supports: dw3x3_supports,
         },
         Variant {
+            name: "dm1x16",
+            run: dm1x16,
+            supports: dm1_supports,
+        },
+        Variant {
             name: "dispatch",
             run: depthwise_conv2d, // the dispatcher
             supports: always,
@@ -455,6 +463,171 @@ pub mod variants {
                                     let t = (ky * kw + kx) * c;
                                     let w = &filter[t + c0..t + c1];
                                     for ((a, &x), &w) in acc.iter_mut().zip(px).zip(w) {
+                                        *a = a.wrapping_add(i32::from(x) * i32::from(w));
+                                    }
+                                }
+                            }
+                        } else {
+                            acc.copy_from_slice(&plain[..len]);
+                            for ky in 0..kh {
+                                let Some(iy) = d.y.tap(y0, ky) else { continue };
+                                for kx in 0..kw {
+                                    let Some(ix) = d.x.tap(x0, kx) else { continue };
+                                    let i = iy * in_row + ix * c;
+                                    let px = &image[i + c0..i + c1];
+                                    let t = (ky * kw + kx) * c;
+                                    let w = &filter[t + c0..t + c1];
+                                    for ((a, &x), &w) in acc.iter_mut().zip(px).zip(w) {
+                                        *a = a.wrapping_add(i32::from(w).wrapping_mul(
+                                            i32::from(x).wrapping_add(p.input_offset),
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                        let o = ((b * d.oh + oy) * d.ow + ox) * c;
+                        for ((out, &a), &r) in
+                            output[o + c0..o + c1].iter_mut().zip(&*acc).zip(&rq[..len])
+                        {
+                            *out = finish(a, r, p.output_offset, p.act);
+                        }
+                    }
+                }
+            }
+            c0 = c1;
+        }
+    }
+
+    /// [`dm1`] with the accumulators of sixteen channels kept in registers over all the
+    /// taps of an interior pixel (`crate::simd::Acc16`: four `i32x4` vectors and
+    /// `i32x4.extmul_*_i16x8_s` on `wasm32` with `simd128`, a fixed array LLVM vectorizes
+    /// elsewhere), 3x3 filters unrolled. Border pixels and the last `channels % 16`
+    /// channels are computed as in [`dm1`]. Same results; returns `InvalidParams` when the
+    /// depth multiplier is not 1.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dm1x16(
+        p: &DepthwiseParams,
+        input_shape: Shape4,
+        input: &[i8],
+        filter_shape: Shape4,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output_shape: Shape4,
+        output: &mut [i8],
+    ) -> Result<(), KernelError> {
+        if !dm1_supports(p, input_shape, filter_shape, output_shape) {
+            return Err(KernelError::InvalidParams(
+                "dm1x16 DEPTHWISE_CONV_2D variant needs depth multiplier 1",
+            ));
+        }
+        let d = validate(
+            p,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            requant,
+            output_shape,
+            output,
+        )?;
+        if d.kh == 3 && d.kw == 3 {
+            dm1x16_core(p, &d, 3, 3, input, filter, bias, requant, output);
+        } else {
+            dm1x16_core(p, &d, d.kh, d.kw, input, filter, bias, requant, output);
+        }
+        Ok(())
+    }
+
+    /// The loop nest of [`dm1x16`]; `kh`/`kw` equal `d.kh`/`d.kw`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn dm1x16_core(
+        p: &DepthwiseParams,
+        d: &Dims,
+        kh: usize,
+        kw: usize,
+        input: &[i8],
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output: &mut [i8],
+    ) {
+        use crate::simd::{Acc16, LANES};
+        let c = d.oc; // == d.ic
+        let in_row = d.iw * c;
+        let mut c0 = 0;
+        while c0 < c {
+            let c1 = (c0 + CHANNEL_BLOCK).min(c);
+            let len = c1 - c0;
+            let mut folded = [0i32; CHANNEL_BLOCK];
+            let mut plain = [0i32; CHANNEL_BLOCK];
+            let mut rq = [Requant::default(); CHANNEL_BLOCK];
+            for (j, ch) in (c0..c1).enumerate() {
+                plain[j] = bias_at(bias, ch);
+                rq[j] = requant_at(requant, ch);
+            }
+            let mut wsum = [0i32; CHANNEL_BLOCK];
+            for tap in 0..kh * kw {
+                let w = &filter[tap * c + c0..tap * c + c1];
+                for (s, &w) in wsum[..len].iter_mut().zip(w) {
+                    *s = s.wrapping_add(i32::from(w));
+                }
+            }
+            for j in 0..len {
+                folded[j] = plain[j].wrapping_add(p.input_offset.wrapping_mul(wsum[j]));
+            }
+            // Channels `0..vec_len` of the block go through `Acc16`, the rest one by one.
+            let vec_len = len - len % LANES;
+            let mut acc = [0i32; CHANNEL_BLOCK];
+            for b in 0..d.n {
+                let image = &input[b * d.ih * in_row..(b + 1) * d.ih * in_row];
+                for oy in 0..d.oh {
+                    let y0 = d.y.origin(oy);
+                    let row_inside = d.y.interior(y0);
+                    for ox in 0..d.ow {
+                        let x0 = d.x.origin(ox);
+                        let acc = &mut acc[..len];
+                        if row_inside && d.x.interior(x0) {
+                            let (y0, x0) = (y0 as usize, x0 as usize);
+                            let mut j = 0;
+                            while j < vec_len {
+                                let (Some(start), Some(dst)) = (
+                                    folded[j..].first_chunk::<LANES>(),
+                                    acc[j..].first_chunk_mut::<LANES>(),
+                                ) else {
+                                    break; // unreachable: j + LANES <= vec_len <= len
+                                };
+                                let mut a = Acc16::load(start);
+                                for ky in 0..kh {
+                                    let iy = y0 + ky * d.y.dilation;
+                                    for kx in 0..kw {
+                                        let ix = x0 + kx * d.x.dilation;
+                                        let i = iy * in_row + ix * c + c0 + j;
+                                        let t = (ky * kw + kx) * c + c0 + j;
+                                        if let (Some(px), Some(w)) = (
+                                            image[i..].first_chunk::<LANES>(),
+                                            filter[t..].first_chunk::<LANES>(),
+                                        ) {
+                                            a.mac(px, w);
+                                        }
+                                    }
+                                }
+                                a.store(dst);
+                                j += LANES;
+                            }
+                            let rest = &mut acc[vec_len..];
+                            rest.copy_from_slice(&folded[vec_len..len]);
+                            for ky in 0..kh {
+                                let iy = y0 + ky * d.y.dilation;
+                                for kx in 0..kw {
+                                    let ix = x0 + kx * d.x.dilation;
+                                    let i = iy * in_row + ix * c;
+                                    let px = &image[i + c0 + vec_len..i + c1];
+                                    let t = (ky * kw + kx) * c;
+                                    let w = &filter[t + c0 + vec_len..t + c1];
+                                    for ((a, &x), &w) in rest.iter_mut().zip(px).zip(w) {
                                         *a = a.wrapping_add(i32::from(x) * i32::from(w));
                                     }
                                 }

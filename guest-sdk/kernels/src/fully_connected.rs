@@ -1,6 +1,7 @@
 //! FULLY_CONNECTED (int8, per-tensor or per-channel weights).
 //!
-//! [`fully_connected`] dispatches to [`variants::folded`]; every variant gives the same
+//! [`fully_connected`] dispatches to [`variants::folded4`] on `wasm32` with `simd128`, else to
+//! [`variants::folded`]; every variant gives the same
 //! bytes as [`reference::fully_connected`], and [`variants::ALL`] lists them for tests.
 //!
 //! # How the per-tensor multiplier is derived
@@ -15,7 +16,9 @@
 //! reference TFLM build gives -21, while the all-double product reproduces all 501,760 AD
 //! output bytes of the four clips (`guest-sdk/dsp/tests/all/ad.rs` checks this).
 
-use crate::common::{bias_at, check_act, check_bias, check_requant, dot, finish, requant_at};
+use crate::common::{
+    bias_at, check_act, check_bias, check_requant, dot, finish, requant_at, sum_i8,
+};
 use crate::{ActivationRange, KernelError, Requant, check_len};
 
 /// Parameters of an int8 FULLY_CONNECTED.
@@ -75,7 +78,12 @@ pub fn fully_connected(
     requant: &[Requant],
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    variants::folded(
+    let run = if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        variants::folded4
+    } else {
+        variants::folded
+    };
+    run(
         p, batches, depth, input, out_depth, filter, bias, requant, output,
     )
 }
@@ -193,6 +201,10 @@ pub mod variants {
             run: folded,
         },
         Variant {
+            name: "folded4",
+            run: folded4,
+        },
+        Variant {
             name: "dispatch",
             run: fully_connected, // the dispatcher
         },
@@ -235,6 +247,58 @@ pub mod variants {
                 output[b * out_depth + o] =
                     finish(base.wrapping_add(dot(x, w)), r, p.output_offset, p.act);
             }
+        }
+        Ok(())
+    }
+
+    /// [`folded`] with register blocking: four output rows at a time share each read of
+    /// the input ([`crate::simd::dot4`]: Wasm `simd128` dot products on `wasm32` with that
+    /// feature), the row sums `Σ w[o,·]` computed once per call. Same results.
+    #[allow(clippy::too_many_arguments)]
+    pub fn folded4(
+        p: &FullyConnectedParams,
+        batches: usize,
+        depth: usize,
+        input: &[i8],
+        out_depth: usize,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output: &mut [i8],
+    ) -> Result<(), KernelError> {
+        validate(
+            p, batches, depth, input, out_depth, filter, bias, requant, output,
+        )?;
+        let row = |o: usize| &filter[o * depth..(o + 1) * depth];
+        let base =
+            |o: usize| bias_at(bias, o).wrapping_add(p.input_offset.wrapping_mul(sum_i8(row(o))));
+        let mut o = 0;
+        while o < out_depth {
+            let n = (out_depth - o).min(4);
+            let bases: [i32; 4] = core::array::from_fn(|k| if k < n { base(o + k) } else { 0 });
+            for b in 0..batches {
+                let x = &input[b * depth..(b + 1) * depth];
+                let acc = if n == 4 {
+                    crate::simd::dot4(x, [row(o), row(o + 1), row(o + 2), row(o + 3)])
+                } else {
+                    core::array::from_fn(|k| {
+                        if k < n {
+                            crate::simd::dot(x, row(o + k))
+                        } else {
+                            0
+                        }
+                    })
+                };
+                for (k, (&base, &a)) in bases.iter().zip(&acc).enumerate().take(n) {
+                    output[b * out_depth + o + k] = finish(
+                        base.wrapping_add(a),
+                        requant_at(requant, o + k),
+                        p.output_offset,
+                        p.act,
+                    );
+                }
+            }
+            o += n;
         }
         Ok(())
     }

@@ -31,6 +31,7 @@ pub mod fully_connected;
 pub mod pool;
 pub mod quantize;
 pub mod requant;
+mod simd;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationRange};

@@ -53,16 +53,18 @@ pub fn model_error(error: &edgeplug_model::Error) -> Error {
 pub(crate) fn element_size(dtype: ElementType) -> usize {
     match dtype {
         ElementType::Int8 | ElementType::Uint8 => 1,
+        ElementType::Int16 => 2,
         ElementType::Int32 | ElementType::Float32 => 4,
     }
 }
 
-/// The WIT name of an element type (`int8`, `uint8`, `int32`, `float32`).
+/// The WIT name of an element type (`int8`, `uint8`, `int16`, `int32`, `float32`).
 pub(crate) fn element_type_name(dtype: ElementType) -> &'static str {
     match dtype {
         ElementType::Int8 => "int8",
         ElementType::Uint8 => "uint8",
         ElementType::Int32 => "int32",
         ElementType::Float32 => "float32",
+        ElementType::Int16 => "int16",
     }
 }

@@ -63,9 +63,11 @@ pub mod __bindings;
 use __bindings as bindings;
 mod cell;
 mod convert;
+mod loaded;
 mod model_plugin;
 #[cfg(all(target_arch = "wasm32", feature = "runtime"))]
 mod runtime;
+pub mod slot;
 
 pub use bindings::edgeplug::ml::host::Level;
 pub use bindings::exports::edgeplug::ml::inference::{
@@ -74,7 +76,8 @@ pub use bindings::exports::edgeplug::ml::inference::{
 pub use cell::{Busy, TryCell};
 pub use convert::{element_type, model_error, tensor_spec};
 pub use edgeplug_model;
-pub use model_plugin::{ModelPlugin, check_inputs};
+pub use loaded::LoadedModel;
+pub use model_plugin::{ModelPlugin, check_inputs, shape_matches};
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -58,7 +58,8 @@ pub trait ModelPlugin: 'static {
 }
 
 /// Checks `inputs` against `specs`: same count, and for each input the same element type,
-/// the same shape, and `data.len() == product(shape) * element size`. Errors are
+/// a shape the spec accepts ([`shape_matches`]: a spec dimension of 0 means any extent of
+/// at least 1), and `data.len() == product(input shape) * element size`. Errors are
 /// [`ErrorCode::InvalidInput`] and name the offending input.
 pub fn check_inputs(inputs: &[Tensor], specs: &[TensorSpec]) -> Result<(), Error> {
     if inputs.len() != specs.len() {
@@ -79,7 +80,7 @@ pub fn check_inputs(inputs: &[Tensor], specs: &[TensorSpec]) -> Result<(), Error
                 ),
             ));
         }
-        if input.shape != spec.shape {
+        if !shape_matches(&spec.shape, &input.shape) {
             return Err(error(
                 ErrorCode::InvalidInput,
                 format!(
@@ -88,7 +89,7 @@ pub fn check_inputs(inputs: &[Tensor], specs: &[TensorSpec]) -> Result<(), Error
                 ),
             ));
         }
-        let expected = byte_len(&spec.shape, element_size(spec.dtype));
+        let expected = byte_len(&input.shape, element_size(spec.dtype));
         if expected != Some(input.data.len()) {
             return Err(error(
                 ErrorCode::InvalidInput,
@@ -102,6 +103,16 @@ pub fn check_inputs(inputs: &[Tensor], specs: &[TensorSpec]) -> Result<(), Error
         }
     }
     Ok(())
+}
+
+/// Whether a tensor of shape `shape` fits the spec shape `spec`: same rank, every static
+/// dimension equal, every dynamic dimension (0 in `spec`) at least 1.
+pub fn shape_matches(spec: &[u32], shape: &[u32]) -> bool {
+    spec.len() == shape.len()
+        && spec
+            .iter()
+            .zip(shape)
+            .all(|(&want, &got)| if want == 0 { got >= 1 } else { want == got })
 }
 
 fn byte_len(shape: &[u32], elem: usize) -> Option<usize> {

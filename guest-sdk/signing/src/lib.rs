@@ -55,9 +55,10 @@ pub use keys::{
     SecretKey,
 };
 pub use manifest::{
-    Bytes, ElementType, EngineFuel, INTERFACE_VERSION, MANIFEST_FORMAT_VERSION, MAX_MANIFEST_BYTES,
-    Manifest, ManifestError, Metric, ModelCard, Quantization, Resources, RollbackError, SelfTest,
-    Sha256Digest, TensorSpec, check_sequence, embed_manifest, is_semver, read_manifest,
+    Bytes, DYNAMIC_DEFAULT_EXTENT, ElementType, EngineFuel, INTERFACE_VERSION,
+    MANIFEST_FORMAT_VERSION, MAX_MANIFEST_BYTES, Manifest, ManifestError, Metric, ModelCard,
+    Quantization, Resources, RollbackError, SelfTest, Sha256Digest, TensorSpec, check_sequence,
+    embed_manifest, is_semver, read_manifest,
 };
 pub use sign::{
     SignatureEntry, SignatureReport, inspect_signatures, sign, sign_with_key_id, strip_signatures,

@@ -90,6 +90,8 @@ pub enum ElementType {
     Int32,
     /// IEEE-754 binary32.
     Float32,
+    /// Signed 16-bit integer.
+    Int16,
 }
 
 impl ElementType {
@@ -97,6 +99,7 @@ impl ElementType {
     pub fn size(self) -> usize {
         match self {
             ElementType::Int8 | ElementType::Uint8 => 1,
+            ElementType::Int16 => 2,
             ElementType::Int32 | ElementType::Float32 => 4,
         }
     }
@@ -124,12 +127,34 @@ pub struct TensorSpec {
     pub quantization: Option<Quantization>,
 }
 
+/// The extent a self-test uses for a dimension a spec declares as 0 ("any extent >= 1"),
+/// as `edgeplug_mcu::DYNAMIC_DEFAULT_EXTENT` and the gateway host's `infer_raw`.
+pub const DYNAMIC_DEFAULT_EXTENT: u32 = 16;
+
 impl TensorSpec {
-    /// Bytes of data a tensor of this spec has, or `None` on overflow.
+    /// Bytes of data a tensor of this spec has, or `None` on overflow. A dynamic
+    /// dimension (0) counts as 0: see [`TensorSpec::default_data_len`].
     pub fn data_len(&self) -> Option<usize> {
         self.shape
             .iter()
             .try_fold(self.dtype.size(), |acc, &d| acc.checked_mul(d as usize))
+    }
+
+    /// The spec's shape with every dynamic dimension (0) set to
+    /// [`DYNAMIC_DEFAULT_EXTENT`]: the shape of the self-test input.
+    pub fn default_shape(&self) -> Vec<u32> {
+        self.shape
+            .iter()
+            .map(|&d| if d == 0 { DYNAMIC_DEFAULT_EXTENT } else { d })
+            .collect()
+    }
+
+    /// Bytes of data of a tensor of [`TensorSpec::default_shape`] (the self-test input's
+    /// size), or `None` on overflow. Equal to [`TensorSpec::data_len`] for static specs.
+    pub fn default_data_len(&self) -> Option<usize> {
+        self.shape.iter().try_fold(self.dtype.size(), |acc, &d| {
+            acc.checked_mul(if d == 0 { DYNAMIC_DEFAULT_EXTENT } else { d } as usize)
+        })
     }
 }
 
@@ -340,7 +365,8 @@ impl Manifest {
     /// Checks every field: name (1..=128 bytes), semver `version`, `interface` of the form
     /// `namespace:package@semver`, at least one input and output, tensor shapes whose data
     /// size fits in `usize`, finite positive scales, unique engine names, and a self-test
-    /// with one input per input tensor of exactly the tensor's data size.
+    /// with one input per input tensor of exactly the tensor's data size (dynamic
+    /// dimensions at [`DYNAMIC_DEFAULT_EXTENT`]: [`TensorSpec::default_data_len`]).
     pub fn validate(&self) -> Result<(), ManifestError> {
         if self.name.is_empty() || self.name.len() > 128 {
             return Err(invalid("name", "must be 1 to 128 bytes"));
@@ -391,7 +417,7 @@ impl Manifest {
             ));
         }
         for (data, spec) in self.self_test.inputs.iter().zip(&self.inputs) {
-            if Some(data.0.len()) != spec.data_len() {
+            if Some(data.0.len()) != spec.default_data_len() {
                 return Err(invalid(
                     "self_test.inputs",
                     "an entry's length is not its tensor's data size",

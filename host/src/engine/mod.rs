@@ -6,7 +6,9 @@
 //! - [`WasmtimeEngine`] compiles a component with Cranelift (through the component model and
 //!   `wasmtime::component::bindgen!` bindings), links the `host` imports (log lines go to
 //!   stderr prefixed with the plugin's name, the clock is monotonic) and pre-instantiates it
-//!   ([`CompiledPlugin`]); [`CompiledPlugin::instantiate`] is then cheap.
+//!   ([`CompiledPlugin`], an `InstancePre`); [`CompiledPlugin::instantiate`] is then cheap.
+//!   Engines are shared per configuration (optionally with the pooling allocator), and a
+//!   [`CompileCache`](crate::cache::CompileCache) keeps precompiled components on disk.
 //! - [`WasmiInstance`] runs the component's core module on the wasmi interpreter with the
 //!   hand-written canonical ABI of [`edgeplug_mcu`] (what a microcontroller does).
 //!
@@ -16,6 +18,13 @@
 //! call. Every error is a [`PluginError`] that names the plugin. A trap, a canonical-ABI
 //! violation or bad outputs *poison* the instance (later calls fail with
 //! [`PluginErrorKind::Poisoned`]); a plugin's own error answer does not.
+//!
+//! Limits ([`EngineConfig`]) are per call: fuel, a wall-clock deadline (epoch interruption,
+//! wasmtime only), a linear-memory cap (plus bounded tables and instances), and a bound on
+//! the bytes a plugin hands back (refused before copying on wasmtime). Each has its typed
+//! error ([`PluginErrorKind::OutOfFuel`], [`PluginErrorKind::DeadlineExceeded`],
+//! [`PluginErrorKind::MemoryLimit`], [`PluginErrorKind::OutputTooLarge`]) and poisons the
+//! instance; other instances, of the same plugin or others, are unaffected.
 //!
 //! The interface types are shared with `edgeplug-mcu` ([`ModelInfo`], [`TensorSpec`],
 //! [`Tensor`], [`TensorRef`], ...), so code is written once for both engines through
@@ -28,12 +37,13 @@ pub use edgeplug_mcu::{
     ElementType, ErrorCode, Level, ModelInfo, Quantization, Tensor, TensorRef, TensorSpec,
 };
 pub use wasmi_host::WasmiInstance;
-pub use wasmtime_host::{CompiledPlugin, WasmtimeEngine, WasmtimeInstance};
+pub use wasmtime_host::{Allocator, CompiledPlugin, EPOCH_TICK, WasmtimeEngine, WasmtimeInstance};
 
 use crate::TensorData;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Which engine runs a plugin.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -74,23 +84,64 @@ impl FromStr for EngineKind {
     }
 }
 
-/// Limits and engine options. `EngineConfig::default()`: 64 MiB of linear memory, no
-/// pooling allocator, no fuel metering.
+/// Limits and engine options.
+///
+/// `EngineConfig::default()`: 64 MiB of linear memory, no pooling allocator, no fuel
+/// metering, no deadline, at most [`DEFAULT_MAX_OUTPUT_BYTES`] copied out of a plugin per
+/// call.
+///
+/// On wasmtime, the fields split in two: those that shape the compiled code or the
+/// allocator (whether `fuel` and `deadline` are set at all, `pool_instances`, and with a
+/// pool `max_memory_bytes`) select the shared engine ([`WasmtimeEngine::new`] hands out one
+/// engine per such configuration); the values themselves (the fuel budget, the deadline, the
+/// memory and output caps) apply per instance and can differ between plugins of one engine
+/// ([`CompiledPlugin::with_limits`]).
+///
+/// Every limit is enforced on wasmtime. On wasmi (`edgeplug-mcu`): `fuel` and
+/// `max_memory_bytes` are enforced; `max_output_bytes` is checked after the outputs were
+/// copied out (edgeplug-mcu lifts them itself, bounded by the plugin's memory); `deadline` is
+/// **not** enforced (wasmi has no epoch interruption: bound a wasmi plugin's time with
+/// `fuel`); `pool_instances` does not apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Most bytes a plugin's linear memory may grow to. A plugin whose initial memory is
-    /// larger fails to instantiate; a `memory.grow` beyond it fails inside the guest.
+    /// larger fails to instantiate; a `memory.grow` beyond it fails inside the guest (it
+    /// returns -1). On wasmtime, a plugin that then traps (what a Rust guest does when an
+    /// allocation fails) is reported as [`PluginErrorKind::MemoryLimit`], as is an
+    /// instantiation that needs more; on wasmi it stays a [`PluginErrorKind::Trap`].
     pub max_memory_bytes: usize,
     /// wasmtime only: use the pooling instance allocator with room for this many
     /// concurrent instances (fast instantiation, memory reserved up front). `None`: the
-    /// on-demand allocator.
+    /// on-demand allocator. If the pool cannot be reserved (for example under a low
+    /// virtual-memory limit) the engine falls back to the on-demand allocator, logs a
+    /// warning and says so in [`WasmtimeEngine::allocator`]. The pool belongs to the
+    /// shared engine: every handle of the same configuration draws from it, and an
+    /// instantiation beyond it fails with [`PluginErrorKind::Instantiate`] until an instance
+    /// is dropped. Each slot reserves address space for `max_memory_bytes` plus wasmtime's
+    /// guard regions (a few GiB of virtual memory per slot on 64-bit hosts, not RAM).
     pub pool_instances: Option<u32>,
     /// Fuel granted to each call into the plugin (the `model-info` query when it is
     /// loaded, and each `infer`), in the engine's own unit: wasmi's fuel (about one per
     /// executed instruction) or wasmtime's `consume_fuel` (about one per Wasm operator).
     /// Running out is [`PluginErrorKind::OutOfFuel`]. `None`: unmetered.
     pub fuel: Option<u64>,
+    /// wasmtime only: wall-clock time each call into the plugin may take (the
+    /// `model-info` query at instantiation, and each `infer`), enforced by epoch
+    /// interruption with one process-wide ticker thread ([`EPOCH_TICK`]): a call is stopped
+    /// between `deadline` and `deadline` plus two ticks after it started, with
+    /// [`PluginErrorKind::DeadlineExceeded`]. `None`: no deadline. Ignored by wasmi.
+    pub deadline: Option<Duration>,
+    /// Most bytes a plugin may hand to the host in one call: on wasmtime, every byte the
+    /// host lifts out of the guest's memory (the output tensors' data, shapes and the
+    /// per-tensor records; a `model-info`; a log message), refused **before** it is copied,
+    /// so a plugin cannot make the host allocate more than this however its results alias
+    /// its memory. Exceeding it is [`PluginErrorKind::OutputTooLarge`]. On wasmi the output
+    /// data is counted after the copy.
+    pub max_output_bytes: usize,
 }
+
+/// Default [`EngineConfig::max_output_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 << 20;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -98,6 +149,8 @@ impl Default for EngineConfig {
             max_memory_bytes: 64 << 20,
             pool_instances: None,
             fuel: None,
+            deadline: None,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
 }
@@ -151,9 +204,36 @@ pub enum PluginErrorKind {
     /// The plugin trapped.
     #[error("the plugin trapped: {0}")]
     Trap(String),
-    /// The plugin used up its fuel budget.
-    #[error("the plugin ran out of fuel")]
+    /// The plugin used up its fuel budget for one call ([`EngineConfig::fuel`]).
+    #[error("the plugin ran out of fuel (it used its whole per-call fuel budget)")]
     OutOfFuel,
+    /// A call ran past its deadline ([`EngineConfig::deadline`]) and was interrupted.
+    #[error("the plugin exceeded its deadline of {} ms per call and was stopped", .deadline.as_millis())]
+    DeadlineExceeded {
+        /// The deadline per call.
+        deadline: Duration,
+    },
+    /// The plugin needed more linear memory than its cap ([`EngineConfig::max_memory_bytes`]):
+    /// a `memory.grow` was refused and the plugin then trapped, or its initial memory is
+    /// larger than the cap.
+    #[error(
+        "the plugin hit its memory limit: it asked for {requested} bytes of linear memory, the limit is {limit} bytes"
+    )]
+    MemoryLimit {
+        /// The cap in bytes.
+        limit: usize,
+        /// The memory size the plugin asked for, in bytes.
+        requested: usize,
+    },
+    /// The plugin tried to hand the host more bytes in one call than
+    /// [`EngineConfig::max_output_bytes`]; nothing beyond the limit was copied.
+    #[error(
+        "the plugin's output is too large: it tried to pass more than the limit of {limit} bytes to the host in one call"
+    )]
+    OutputTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The plugin violated the canonical ABI (an out-of-bounds or misaligned pointer from
     /// `cabi_realloc` or in its results, an invalid discriminant, invalid UTF-8).
     #[error("the plugin broke the canonical ABI: {0}")]
@@ -175,8 +255,9 @@ pub enum PluginErrorKind {
         /// The plugin's message.
         message: String,
     },
-    /// An earlier call trapped, broke the ABI or returned bad outputs; the instance must
-    /// not be used again.
+    /// An earlier call trapped, hit a limit (fuel, deadline, memory, output size), broke the
+    /// ABI or returned bad outputs; the instance must not be used again (instantiate the
+    /// plugin again: other instances are unaffected).
     #[error("the plugin instance is unusable after an earlier failure; load it again")]
     Poisoned,
     /// An output of an element type the host cannot represent as [`TensorData`].
@@ -193,12 +274,16 @@ pub enum PluginErrorKind {
 }
 
 impl PluginErrorKind {
-    /// Whether the instance must not be used after this error.
-    pub(crate) fn poisons(&self) -> bool {
+    /// Whether the instance must not be used after this error (it is then
+    /// [`PluginErrorKind::Poisoned`] for every later call).
+    pub fn poisons(&self) -> bool {
         matches!(
             self,
             PluginErrorKind::Trap(_)
                 | PluginErrorKind::OutOfFuel
+                | PluginErrorKind::DeadlineExceeded { .. }
+                | PluginErrorKind::MemoryLimit { .. }
+                | PluginErrorKind::OutputTooLarge { .. }
                 | PluginErrorKind::Abi(_)
                 | PluginErrorKind::BadOutput(_)
         )
@@ -216,8 +301,9 @@ pub enum PluginInstance {
 
 impl PluginInstance {
     /// Loads `bytes` (a plugin component called `name` in errors) on `engine`:
-    /// for wasmtime, compiles it on a new [`WasmtimeEngine`] and instantiates it (use
-    /// [`WasmtimeEngine`] directly to compile once and instantiate many times).
+    /// for wasmtime, compiles it on the shared [`WasmtimeEngine`] of `config` and
+    /// instantiates it (use [`WasmtimeEngine`] directly to compile once, with a
+    /// [`CompileCache`](crate::cache::CompileCache), and instantiate many times).
     pub fn load(
         engine: EngineKind,
         name: &str,
@@ -284,10 +370,13 @@ impl PluginInstance {
         }
     }
 
-    /// Runs one inference on raw input buffers, taking shapes and element types from
-    /// `info().inputs` (each buffer must have exactly the input's byte length).
+    /// Runs one inference on raw input buffers, taking element types from `info().inputs`
+    /// and shapes from [`TensorSpec::default_shape`] (the declared shape, dynamic
+    /// dimensions set to [`edgeplug_mcu::DYNAMIC_DEFAULT_EXTENT`]); each buffer must have
+    /// exactly that shape's byte length.
     pub fn infer_raw(&mut self, inputs: &[&[u8]]) -> Result<Vec<Tensor>, PluginError> {
         let specs = self.info().inputs.clone();
+        let shapes: Vec<Vec<u32>> = specs.iter().map(TensorSpec::default_shape).collect();
         if specs.len() != inputs.len() {
             return Err(self.error(PluginErrorKind::InvalidInput(format!(
                 "the plugin takes {} input(s), {} given",
@@ -297,9 +386,10 @@ impl PluginInstance {
         }
         let refs: Vec<TensorRef<'_>> = specs
             .iter()
+            .zip(&shapes)
             .zip(inputs)
-            .map(|(spec, data)| TensorRef {
-                shape: &spec.shape,
+            .map(|((spec, shape), data)| TensorRef {
+                shape,
                 dtype: spec.dtype,
                 data,
             })
@@ -313,6 +403,16 @@ impl PluginInstance {
         match self {
             PluginInstance::Wasmtime(p) => p.last_fuel_used(),
             PluginInstance::Wasmi(p) => p.last_fuel_used(),
+        }
+    }
+
+    /// Whether an earlier failure (a trap, a limit hit, an ABI violation, bad outputs) made
+    /// this instance unusable: every later call fails with [`PluginErrorKind::Poisoned`];
+    /// instantiate the plugin again.
+    pub fn is_poisoned(&self) -> bool {
+        match self {
+            PluginInstance::Wasmtime(p) => p.is_poisoned(),
+            PluginInstance::Wasmi(p) => p.is_poisoned(),
         }
     }
 
@@ -371,7 +471,7 @@ pub(crate) fn check_inputs(
         )));
     }
     for (i, (spec, input)) in specs.iter().zip(inputs).enumerate() {
-        if input.dtype != spec.dtype || input.shape != spec.shape.as_slice() {
+        if input.dtype != spec.dtype || !spec.accepts_shape(input.shape) {
             return Err(PluginErrorKind::InvalidInput(format!(
                 "input {i} is {} {:?}, the plugin's input `{}` is {} {:?}",
                 dtype_name(input.dtype),
@@ -381,7 +481,7 @@ pub(crate) fn check_inputs(
                 spec.shape
             )));
         }
-        let want = spec.byte_len().unwrap_or(usize::MAX);
+        let want = edgeplug_mcu::tensor_byte_len(input.shape, spec.dtype).unwrap_or(usize::MAX);
         if input.data.len() != want {
             return Err(PluginErrorKind::InvalidInput(format!(
                 "input {i} has {} bytes, the plugin's input `{}` ({} {:?}) needs {want}",
@@ -408,7 +508,7 @@ pub(crate) fn check_outputs(
         )));
     }
     for (i, (spec, out)) in specs.iter().zip(outputs).enumerate() {
-        if out.dtype != spec.dtype || out.shape != spec.shape {
+        if out.dtype != spec.dtype || !spec.accepts_shape(&out.shape) {
             return Err(PluginErrorKind::BadOutput(format!(
                 "output {i} (`{}`) is {} {:?}, model-info declares {} {:?}",
                 spec.name,
@@ -418,7 +518,7 @@ pub(crate) fn check_outputs(
                 spec.shape
             )));
         }
-        let want = spec.byte_len().unwrap_or(usize::MAX);
+        let want = edgeplug_mcu::tensor_byte_len(&out.shape, spec.dtype).unwrap_or(usize::MAX);
         if out.data.len() != want {
             return Err(PluginErrorKind::BadOutput(format!(
                 "output {i} (`{}`) has {} bytes, expected {want}",
@@ -430,13 +530,14 @@ pub(crate) fn check_outputs(
     Ok(())
 }
 
-/// The WIT name of an element type (`int8`, `uint8`, `int32`, `float32`).
+/// The WIT name of an element type (`int8`, `uint8`, `int16`, `int32`, `float32`).
 pub fn dtype_name(dtype: ElementType) -> &'static str {
     match dtype {
         ElementType::Int8 => "int8",
         ElementType::Uint8 => "uint8",
         ElementType::Int32 => "int32",
         ElementType::Float32 => "float32",
+        ElementType::Int16 => "int16",
     }
 }
 
@@ -453,10 +554,11 @@ fn tensor_data(
                 ElementType::Int8 => DType::I8,
                 ElementType::Int32 => DType::I32,
                 ElementType::Float32 => DType::F32,
-                ElementType::Uint8 => {
+                ElementType::Uint8 | ElementType::Int16 => {
                     return Err(PluginErrorKind::Unsupported(format!(
-                        "output `{}` is uint8, which this host cannot display",
-                        spec.name
+                        "output `{}` is {}, which this host cannot display",
+                        spec.name,
+                        dtype_name(t.dtype)
                     )));
                 }
             };

@@ -34,10 +34,18 @@ impl edgeplug_mcu::Host for StderrHost {
 }
 
 /// One plugin instance on wasmi.
+///
+/// Limits ([`EngineConfig`]): `fuel` and `max_memory_bytes` are enforced by wasmi;
+/// `max_output_bytes` is checked on the output data after `edgeplug-mcu` copied it (a copy
+/// bounded by the plugin's memory); `deadline` is not enforced (wasmi has no epoch
+/// interruption: give a wasmi plugin a `fuel` budget to bound its time). A refused
+/// `memory.grow` followed by a trap is reported as [`PluginErrorKind::Trap`] (wasmi does
+/// not say a growth was refused).
 pub struct WasmiInstance {
     name: String,
     plugin: edgeplug_mcu::Plugin<StderrHost>,
     fuel: Option<u64>,
+    max_output_bytes: usize,
     poisoned: bool,
 }
 
@@ -68,6 +76,7 @@ impl WasmiInstance {
             name: name.to_string(),
             plugin,
             fuel: config.fuel,
+            max_output_bytes: config.max_output_bytes,
             poisoned: false,
         })
     }
@@ -88,14 +97,20 @@ impl WasmiInstance {
         Some(budget.saturating_sub(self.plugin.fuel_left()?))
     }
 
+    /// Whether an earlier failure made this instance unusable (every call then fails
+    /// with [`PluginErrorKind::Poisoned`]).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
     /// Current size of the plugin's linear memory in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.plugin.memory_bytes()
     }
 
     /// Runs one inference: checks `inputs` against `info().inputs`, calls `infer`, checks
-    /// the outputs against `info().outputs`. A trap, ABI violation or bad output poisons
-    /// the instance.
+    /// the outputs against `info().outputs`. A trap, a limit hit, an ABI violation or a bad
+    /// output poisons the instance.
     pub fn infer(&mut self, inputs: &[TensorRef<'_>]) -> Result<Vec<Tensor>, PluginError> {
         let result = self.call_infer(inputs);
         result.map_err(|kind| {
@@ -112,6 +127,14 @@ impl WasmiInstance {
         }
         check_inputs(&self.plugin.info().inputs, inputs)?;
         let outputs = self.plugin.infer(inputs).map_err(|e| kind_of(e, false))?;
+        let total = outputs
+            .iter()
+            .fold(0usize, |n, t| n.saturating_add(t.data.len()));
+        if total > self.max_output_bytes {
+            return Err(PluginErrorKind::OutputTooLarge {
+                limit: self.max_output_bytes,
+            });
+        }
         check_outputs(&self.plugin.info().outputs, &outputs)?;
         Ok(outputs)
     }

@@ -4,9 +4,12 @@ use super::{
     EngineConfig, EngineKind, ErrorCode, ModelInfo, PluginError, PluginErrorKind, Tensor,
     TensorRef, TensorSpec, check_component_header, check_info, check_inputs, check_outputs,
 };
-use std::time::Instant;
+use crate::cache::{CacheOutcome, CompileCache, Lookup};
+use std::hash::{Hash as _, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, ResourceLimiter, Store};
+use wasmtime::{Engine, EngineWeak, ResourceLimiter, Store};
 
 #[allow(
     missing_docs,
@@ -25,13 +28,32 @@ mod bindings {
 use bindings::edgeplug::ml::host as wit_host;
 use bindings::exports::edgeplug::ml::inference as wit;
 
-/// What a store holds: the plugin's name (for log lines), the clock origin, and the
-/// memory limit with the largest memory size granted so far.
+/// Period of the process-wide epoch ticker that enforces [`EngineConfig::deadline`]: a
+/// deadline is rounded up to whole ticks, plus one.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Most elements a plugin's tables may grow to.
+const MAX_TABLE_ELEMENTS: usize = 10_000;
+/// Most core instances, tables and memories one store (one plugin instance) may create. A
+/// plugin component holds up to three core modules (the plugin, and wit-component's shim
+/// and fixup) with one memory and a few tables.
+const MAX_STORE_INSTANCES: usize = 32;
+const MAX_STORE_TABLES: usize = 32;
+const MAX_STORE_MEMORIES: usize = 2;
+/// Epoch deadline of a store whose instance has no deadline on an engine that has epoch
+/// interruption (far enough never to be reached, small enough not to overflow).
+const NO_DEADLINE_TICKS: u64 = u64::MAX / 4;
+
+/// What a store holds: the plugin's name (for log lines), the clock origin, the memory
+/// limit with the largest memory size granted so far, and the last refused growth.
 struct HostState {
     plugin: String,
     start: Instant,
     max_memory_bytes: usize,
     memory_bytes: usize,
+    /// The size a refused `memory.grow` (or initial allocation) asked for, since the
+    /// current call started.
+    refused_memory: Option<usize>,
 }
 
 impl wit_host::Host for HostState {
@@ -64,6 +86,7 @@ impl ResourceLimiter for HostState {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.max_memory_bytes {
+            self.refused_memory = Some(desired);
             return Ok(false);
         }
         self.memory_bytes = self.memory_bytes.max(desired);
@@ -76,96 +99,363 @@ impl ResourceLimiter for HostState {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_STORE_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_STORE_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_STORE_MEMORIES
     }
 }
 
-/// A wasmtime engine configured for plugins, with a linker that provides the `host`
-/// imports. Cheap to clone (shares the engine).
-#[derive(Clone)]
-pub struct WasmtimeEngine {
+/// The instance allocator an engine ended up with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Allocator {
+    /// The on-demand allocator (no pool was asked for).
+    OnDemand,
+    /// The pooling allocator, with room for this many concurrent instances.
+    Pooling {
+        /// Concurrent instances the pool holds.
+        instances: u32,
+    },
+    /// A pool was asked for but could not be set up; the engine uses the on-demand
+    /// allocator instead (a warning was logged).
+    PoolingFailed {
+        /// Concurrent instances asked for.
+        instances: u32,
+        /// wasmtime's error.
+        reason: String,
+    },
+}
+
+/// The parts of an [`EngineConfig`] that select an engine: the rest applies per instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct EngineKey {
+    fuel: bool,
+    epoch: bool,
+    /// Pool size and the pool's memory slot size.
+    pool: Option<(u32, usize)>,
+}
+
+impl EngineKey {
+    fn of(config: &EngineConfig) -> Self {
+        EngineKey {
+            fuel: config.fuel.is_some(),
+            epoch: config.deadline.is_some(),
+            pool: config.pool_instances.map(|n| (n, config.max_memory_bytes)),
+        }
+    }
+}
+
+/// One wasmtime engine and its linker, shared by every [`WasmtimeEngine`] handle of the
+/// same [`EngineKey`].
+struct SharedEngine {
+    key: EngineKey,
     engine: Engine,
     linker: Linker<HostState>,
+    allocator: Allocator,
+    cache_key: [u8; 32],
+}
+
+/// Locks a mutex, ignoring poisoning (the guarded data stays consistent: every critical
+/// section here is a single push or retain).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The shared engines, one per key, alive for the rest of the process.
+static ENGINES: Mutex<Vec<Arc<SharedEngine>>> = Mutex::new(Vec::new());
+
+/// The epoch ticker: engines with epoch interruption, and whether the thread runs.
+struct Ticker {
+    engines: Vec<EngineWeak>,
+    running: bool,
+}
+
+static TICKER: Mutex<Ticker> = Mutex::new(Ticker {
+    engines: Vec::new(),
+    running: false,
+});
+
+/// Adds `engine` to the ticker, starting its thread if needed.
+fn tick_engine(engine: &Engine) -> Result<(), String> {
+    let mut ticker = lock(&TICKER);
+    ticker.engines.push(engine.weak());
+    if !ticker.running {
+        std::thread::Builder::new()
+            .name("edgeplug-epoch".into())
+            .spawn(tick_loop)
+            .map_err(|e| format!("cannot start the epoch ticker thread: {e}"))?;
+        ticker.running = true;
+    }
+    Ok(())
+}
+
+/// Increments every live registered engine's epoch each [`EPOCH_TICK`]; ends when no
+/// engine is left.
+fn tick_loop() {
+    loop {
+        std::thread::sleep(EPOCH_TICK);
+        let mut ticker = lock(&TICKER);
+        ticker.engines.retain(|weak| match weak.upgrade() {
+            Some(engine) => {
+                engine.increment_epoch();
+                true
+            }
+            None => false,
+        });
+        if ticker.engines.is_empty() {
+            ticker.running = false;
+            return;
+        }
+    }
+}
+
+/// Feeds everything a `Hash` implementation writes into a byte string (a stable hasher).
+struct ByteHasher(Vec<u8>);
+
+impl Hasher for ByteHasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+impl SharedEngine {
+    fn new(key: EngineKey) -> Result<Self, PluginErrorKind> {
+        let build = |pool: Option<(u32, usize)>| {
+            let mut wt = wasmtime::Config::new();
+            wt.wasm_component_model(true)
+                .wasm_backtrace_max_frames(None)
+                .cranelift_opt_level(wasmtime::OptLevel::Speed)
+                .consume_fuel(key.fuel)
+                .epoch_interruption(key.epoch);
+            if let Some((n, max_memory_bytes)) = pool {
+                let mut pool = wasmtime::PoolingAllocationConfig::default();
+                pool.total_component_instances(n)
+                    .total_core_instances(n.saturating_mul(4))
+                    .total_memories(n)
+                    .total_tables(n.saturating_mul(4))
+                    .max_memories_per_component(1)
+                    .max_core_instances_per_component(4)
+                    .table_elements(MAX_TABLE_ELEMENTS)
+                    .max_memory_size(max_memory_bytes);
+                wt.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+            }
+            Engine::new(&wt)
+        };
+        let (engine, allocator) = match key.pool {
+            None => (build(None).map_err(engine_error)?, Allocator::OnDemand),
+            Some((instances, _)) => match build(key.pool) {
+                Ok(engine) => (engine, Allocator::Pooling { instances }),
+                Err(e) => {
+                    let reason = one_line(&e);
+                    tracing::warn!(
+                        instances,
+                        %reason,
+                        "cannot set up the wasmtime pooling allocator; falling back to the on-demand allocator"
+                    );
+                    (
+                        build(None).map_err(engine_error)?,
+                        Allocator::PoolingFailed { instances, reason },
+                    )
+                }
+            },
+        };
+        let mut linker = Linker::new(&engine);
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(engine_error)?;
+        if key.epoch {
+            tick_engine(&engine).map_err(|message| PluginErrorKind::Engine {
+                engine: EngineKind::Wasmtime,
+                message,
+            })?;
+        }
+        let mut hasher = ByteHasher(b"edgeplug compile cache\0".to_vec());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let cache_key = crate::cache::sha256(&hasher.0);
+        Ok(SharedEngine {
+            key,
+            engine,
+            linker,
+            allocator,
+            cache_key,
+        })
+    }
+}
+
+fn engine_error(e: wasmtime::Error) -> PluginErrorKind {
+    PluginErrorKind::Engine {
+        engine: EngineKind::Wasmtime,
+        message: one_line(&e),
+    }
+}
+
+/// A handle on a wasmtime engine configured for plugins, with a linker that provides the
+/// `host` imports, and the per-instance limits of its [`EngineConfig`]. Cheap to clone;
+/// `Send + Sync`.
+#[derive(Clone)]
+pub struct WasmtimeEngine {
+    shared: Arc<SharedEngine>,
     config: EngineConfig,
 }
 
 impl WasmtimeEngine {
-    /// Creates an engine: Cranelift at speed optimization, component model, no Wasm
-    /// backtraces (errors stay one line), the pooling allocator if
-    /// `config.pool_instances` is set.
+    /// The engine for `config`: Cranelift at speed optimization, component model, no Wasm
+    /// backtraces (errors stay one line), fuel metering if `config.fuel` is set, epoch
+    /// interruption (driven by the process-wide ticker) if `config.deadline` is set, the
+    /// pooling allocator if `config.pool_instances` is set (falling back to on-demand,
+    /// with a warning, if the pool cannot be reserved: see [`allocator`](Self::allocator)).
     ///
-    /// Errors: [`PluginErrorKind::Engine`] if wasmtime rejects the configuration (for
-    /// example the pool cannot be reserved).
+    /// Engines are shared: every call with a configuration that selects the same engine
+    /// (same fuel on/off, deadline on/off, pool; see [`EngineConfig`]) returns a handle on
+    /// the same `wasmtime::Engine`, created on first use and kept for the life of the
+    /// process. The handle carries `config`'s own limits for the plugins it compiles.
+    ///
+    /// Errors: [`PluginErrorKind::Engine`] if wasmtime rejects the configuration.
     pub fn new(config: &EngineConfig) -> Result<Self, PluginErrorKind> {
-        let engine_error = |e: wasmtime::Error| PluginErrorKind::Engine {
-            engine: EngineKind::Wasmtime,
-            message: one_line(&e),
+        let key = EngineKey::of(config);
+        let mut engines = lock(&ENGINES);
+        let shared = match engines.iter().find(|e| e.key == key) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared = Arc::new(SharedEngine::new(key)?);
+                engines.push(shared.clone());
+                shared
+            }
         };
-        let mut wt = wasmtime::Config::new();
-        wt.wasm_component_model(true)
-            .wasm_backtrace_max_frames(None)
-            .cranelift_opt_level(wasmtime::OptLevel::Speed)
-            .consume_fuel(config.fuel.is_some());
-        if let Some(n) = config.pool_instances {
-            let mut pool = wasmtime::PoolingAllocationConfig::default();
-            // A plugin component holds up to three core modules (the plugin and
-            // wit-component's shim and fixup) and one memory.
-            pool.total_component_instances(n)
-                .total_core_instances(n.saturating_mul(4))
-                .total_memories(n)
-                .total_tables(n.saturating_mul(4))
-                .max_memory_size(config.max_memory_bytes);
-            wt.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&wt).map_err(engine_error)?;
-        let mut linker = Linker::new(&engine);
-        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(engine_error)?;
         Ok(WasmtimeEngine {
-            engine,
-            linker,
+            shared,
             config: *config,
         })
     }
 
     /// The underlying wasmtime engine.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.shared.engine
+    }
+
+    /// The configuration this handle was made with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The instance allocator the engine uses.
+    pub fn allocator(&self) -> &Allocator {
+        &self.shared.allocator
+    }
+
+    /// The key of this engine's entries in a [`CompileCache`]: SHA-256 of wasmtime's
+    /// `precompile_compatibility_hash` (wasmtime version, target, compiler flags, and the
+    /// settings that shape compiled code). Engines whose artifacts are interchangeable have
+    /// the same key.
+    pub fn cache_key(&self) -> [u8; 32] {
+        self.shared.cache_key
+    }
+
+    /// Compiles a plugin component (called `name` in errors) and links it, without a
+    /// cache: [`compile_cached`](Self::compile_cached) with `None`.
+    pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<CompiledPlugin, PluginError> {
+        self.compile_cached(name, bytes, None)
     }
 
     /// Compiles a plugin component (called `name` in errors) and links it: checks it is a
-    /// component, compiles it, resolves its imports against the `host` interface and checks
-    /// it exports `edgeplug:ml/inference` with the right types.
+    /// component, compiles it (or, with a `cache`, loads the verified precompiled entry
+    /// for this component and this engine's [`cache_key`](Self::cache_key), and stores one
+    /// after compiling), resolves its imports against the `host` interface once
+    /// (`InstancePre`) and checks it exports `edgeplug:ml/inference` with the right types.
+    /// [`CompiledPlugin::cache_outcome`] says what the cache did. A cache that cannot be
+    /// written only logs a warning.
+    ///
+    /// The cache trusts its directory (see [`crate::cache`]): verify a plugin's signature
+    /// before compiling it; the cache then only ever holds what this host compiled itself.
     ///
     /// Errors: [`PluginErrorKind::NotWasm`], [`PluginErrorKind::NotAComponent`],
     /// [`PluginErrorKind::Compile`], [`PluginErrorKind::WrongWorld`].
-    pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<CompiledPlugin, PluginError> {
+    pub fn compile_cached(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        cache: Option<&CompileCache>,
+    ) -> Result<CompiledPlugin, PluginError> {
         let err = |kind| PluginError::new(name, kind);
         check_component_header(bytes).map_err(err)?;
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| err(PluginErrorKind::Compile(one_line(&e))))?;
+        let compile = || {
+            Component::new(&self.shared.engine, bytes)
+                .map_err(|e| err(PluginErrorKind::Compile(one_line(&e))))
+        };
+        let (component, outcome) = match cache {
+            None => (compile()?, CacheOutcome::Uncached),
+            Some(cache) => {
+                let digest = crate::cache::sha256(bytes);
+                let key = self.shared.cache_key;
+                let rebuilt = match cache.load(&self.shared.engine, &key, &digest) {
+                    Lookup::Hit(component) => Some((component, CacheOutcome::Hit)),
+                    Lookup::Missing => None,
+                    Lookup::Invalid(reason) => {
+                        let component = compile()?;
+                        store_entry(cache, &key, &digest, &component);
+                        Some((component, CacheOutcome::Rebuilt { reason }))
+                    }
+                };
+                match rebuilt {
+                    Some(found) => found,
+                    None => {
+                        let component = compile()?;
+                        store_entry(cache, &key, &digest, &component);
+                        (component, CacheOutcome::Miss)
+                    }
+                }
+            }
+        };
         let pre = self
+            .shared
             .linker
             .instantiate_pre(&component)
             .map_err(|e| err(PluginErrorKind::WrongWorld(one_line(&e))))?;
         let pre = bindings::PluginPre::new(pre)
             .map_err(|e| err(PluginErrorKind::WrongWorld(one_line(&e))))?;
         Ok(CompiledPlugin {
-            name: name.to_string(),
-            engine: self.engine.clone(),
+            name: name.into(),
+            shared: self.shared.clone(),
             pre,
             config: self.config,
+            cache_outcome: outcome,
         })
     }
 }
 
-/// A compiled and linked plugin, ready to be instantiated any number of times.
+/// Serializes `component` into `cache`; a failure is logged, not returned.
+fn store_entry(cache: &CompileCache, key: &[u8; 32], digest: &[u8; 32], component: &Component) {
+    let result = component
+        .serialize()
+        .map_err(|e| one_line(&e))
+        .and_then(|bytes| cache.store(key, digest, &bytes).map_err(|e| e.to_string()));
+    if let Err(error) = result {
+        tracing::warn!(dir = %cache.dir().display(), %error, "cannot write the compile cache entry");
+    }
+}
+
+/// A compiled and linked plugin, ready to be instantiated any number of times, cheaply
+/// (an `InstancePre`: imports resolved once). Cheap to clone (shares the code);
+/// `Send + Sync`.
 #[derive(Clone)]
 pub struct CompiledPlugin {
-    name: String,
-    engine: Engine,
+    name: Arc<str>,
+    shared: Arc<SharedEngine>,
     pre: bindings::PluginPre<HostState>,
     config: EngineConfig,
+    cache_outcome: CacheOutcome,
 }
 
 impl CompiledPlugin {
@@ -174,60 +464,183 @@ impl CompiledPlugin {
         &self.name
     }
 
-    /// Creates a fresh store and instance (memory capped at the engine's
-    /// `max_memory_bytes`), then reads and checks the plugin's `model-info`.
+    /// The limits new instances get (the engine handle's [`EngineConfig`], or those set
+    /// with [`with_limits`](Self::with_limits)).
+    pub fn limits(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// What the compile cache did when this plugin was compiled.
+    pub fn cache_outcome(&self) -> &CacheOutcome {
+        &self.cache_outcome
+    }
+
+    /// The same compiled code with other per-instance limits (`config.fuel`,
+    /// `config.deadline`, `config.max_memory_bytes`, `config.max_output_bytes`), for
+    /// example a manifest's fuel budget. `config` must select the same engine (fuel and
+    /// deadline set or not alike, same pool; with a pool the memory cap cannot exceed the
+    /// pool's slots).
     ///
-    /// Errors: [`PluginErrorKind::Instantiate`], [`PluginErrorKind::Trap`],
-    /// [`PluginErrorKind::Abi`], [`PluginErrorKind::BadInfo`].
+    /// Errors: [`PluginErrorKind::Engine`] if `config` needs another engine.
+    pub fn with_limits(&self, config: &EngineConfig) -> Result<CompiledPlugin, PluginError> {
+        let key = EngineKey::of(config);
+        let same_pool = match (key.pool, self.shared.key.pool) {
+            (Some((n, mem)), Some((pn, pmem))) => n == pn && mem <= pmem,
+            (a, b) => a == b,
+        };
+        if key.fuel != self.shared.key.fuel || key.epoch != self.shared.key.epoch || !same_pool {
+            return Err(PluginError::new(
+                &*self.name,
+                PluginErrorKind::Engine {
+                    engine: EngineKind::Wasmtime,
+                    message: format!(
+                        "these limits need another engine (fuel metering {}, deadline {}, pool {:?}) than the one this plugin was compiled for (fuel metering {}, deadline {}, pool {:?}): compile it on WasmtimeEngine::new(limits)",
+                        key.fuel,
+                        key.epoch,
+                        key.pool.map(|p| p.0),
+                        self.shared.key.fuel,
+                        self.shared.key.epoch,
+                        self.shared.key.pool.map(|p| p.0),
+                    ),
+                },
+            ));
+        }
+        let mut plugin = self.clone();
+        plugin.config = *config;
+        Ok(plugin)
+    }
+
+    /// Creates a fresh store and instance (memory capped at `max_memory_bytes`, tables and
+    /// instances bounded), then reads and checks the plugin's `model-info` under the
+    /// per-call limits (fuel, deadline, output size).
+    ///
+    /// Errors: [`PluginErrorKind::Instantiate`] (for example a full pool),
+    /// [`PluginErrorKind::MemoryLimit`], [`PluginErrorKind::Trap`],
+    /// [`PluginErrorKind::OutOfFuel`], [`PluginErrorKind::DeadlineExceeded`],
+    /// [`PluginErrorKind::OutputTooLarge`], [`PluginErrorKind::Abi`],
+    /// [`PluginErrorKind::BadInfo`].
     pub fn instantiate(&self) -> Result<WasmtimeInstance, PluginError> {
-        let err = |kind| PluginError::new(self.name.as_str(), kind);
+        let err = |kind| PluginError::new(&*self.name, kind);
         let mut store = Store::new(
-            &self.engine,
+            &self.shared.engine,
             HostState {
-                plugin: self.name.clone(),
+                plugin: self.name.to_string(),
                 start: Instant::now(),
                 max_memory_bytes: self.config.max_memory_bytes,
                 memory_bytes: 0,
+                refused_memory: None,
             },
         );
         store.limiter(|s| s as &mut dyn ResourceLimiter);
-        if let Some(fuel) = self.config.fuel {
-            store.set_fuel(fuel).map_err(|e| {
-                err(PluginErrorKind::Engine {
-                    engine: EngineKind::Wasmtime,
-                    message: one_line(&e),
-                })
-            })?;
-        }
+        let limits = Limits {
+            config: self.config,
+            fuel_metered: self.shared.key.fuel,
+            epoch: self.shared.key.epoch,
+        };
+        limits.arm(&mut store).map_err(err)?;
         let bindings = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| err(classify(&e, PluginErrorKind::Instantiate)))?;
+            .map_err(|e| err(limits.classify(&store, &e, PluginErrorKind::Instantiate)))?;
+        limits.arm(&mut store).map_err(err)?;
         let info = bindings
             .edgeplug_ml_inference()
             .call_info(&mut store)
-            .map_err(|e| err(classify(&e, PluginErrorKind::Abi)))?;
+            .map_err(|e| err(limits.classify(&store, &e, PluginErrorKind::Abi)))?;
         let info = model_info(info);
         check_info(&info).map_err(err)?;
         Ok(WasmtimeInstance {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             store,
             bindings,
             info,
-            fuel: self.config.fuel,
+            limits,
             last_fuel_used: None,
             poisoned: false,
         })
     }
 }
 
-/// One plugin instance on wasmtime, with its own store.
+/// The per-call limits of an instance and what its engine supports.
+#[derive(Clone, Copy)]
+struct Limits {
+    config: EngineConfig,
+    fuel_metered: bool,
+    epoch: bool,
+}
+
+impl Limits {
+    /// Sets the store up for one call: fuel, epoch deadline, output budget, and forgets
+    /// an earlier refused growth.
+    fn arm(&self, store: &mut Store<HostState>) -> Result<(), PluginErrorKind> {
+        if self.fuel_metered {
+            store
+                .set_fuel(self.config.fuel.unwrap_or(u64::MAX))
+                .map_err(engine_error)?;
+        }
+        if self.epoch {
+            let ticks = self.config.deadline.map_or(NO_DEADLINE_TICKS, |d| {
+                let ticks = d.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
+                u64::try_from(ticks)
+                    .unwrap_or(NO_DEADLINE_TICKS)
+                    .min(NO_DEADLINE_TICKS)
+            });
+            store.epoch_deadline_trap();
+            store.set_epoch_deadline(ticks);
+        }
+        store.set_hostcall_fuel(self.config.max_output_bytes);
+        store.data_mut().refused_memory = None;
+        Ok(())
+    }
+
+    /// Names what stopped a failed call: fuel, the deadline, the memory cap (a trap
+    /// after a refused growth, or an instantiation that needs more), the output bound, any
+    /// other trap; any other error is `other`.
+    fn classify(
+        &self,
+        store: &Store<HostState>,
+        e: &wasmtime::Error,
+        other: fn(String) -> PluginErrorKind,
+    ) -> PluginErrorKind {
+        let refused = store.data().refused_memory;
+        let memory_limit = |requested| PluginErrorKind::MemoryLimit {
+            limit: self.config.max_memory_bytes,
+            requested,
+        };
+        if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+            return match (*trap, refused) {
+                (wasmtime::Trap::OutOfFuel, _) => PluginErrorKind::OutOfFuel,
+                (wasmtime::Trap::Interrupt, _) => PluginErrorKind::DeadlineExceeded {
+                    deadline: self.config.deadline.unwrap_or_default(),
+                },
+                (_, Some(requested)) => memory_limit(requested),
+                (trap, None) => PluginErrorKind::Trap(trap.to_string()),
+            };
+        }
+        let text = one_line(e);
+        // wasmtime's error when lifting would copy more than the store's hostcall fuel
+        // (set to `max_output_bytes`); its type is private, so it is recognized by its
+        // text (the `limits` tests catch a change).
+        if text.contains("fuel allocated for hostcalls has been exhausted") {
+            return PluginErrorKind::OutputTooLarge {
+                limit: self.config.max_output_bytes,
+            };
+        }
+        match refused {
+            Some(requested) => memory_limit(requested),
+            None => other(text),
+        }
+    }
+}
+
+/// One plugin instance on wasmtime, with its own store. `Send`: it can move between
+/// threads (one call at a time).
 pub struct WasmtimeInstance {
     name: String,
     store: Store<HostState>,
     bindings: bindings::Plugin,
     info: ModelInfo,
-    fuel: Option<u64>,
+    limits: Limits,
     last_fuel_used: Option<u64>,
     poisoned: bool,
 }
@@ -243,7 +656,8 @@ impl WasmtimeInstance {
         &self.info
     }
 
-    /// Fuel the last `infer` call used, if the engine meters fuel ([`EngineConfig::fuel`]).
+    /// Fuel the last `infer` call used, if the instance has a fuel budget
+    /// ([`EngineConfig::fuel`]).
     pub fn last_fuel_used(&self) -> Option<u64> {
         self.last_fuel_used
     }
@@ -253,9 +667,15 @@ impl WasmtimeInstance {
         self.store.data().memory_bytes
     }
 
-    /// Runs one inference: checks `inputs` against `info().inputs`, calls `infer`, checks
-    /// the outputs against `info().outputs`. A trap, ABI violation or bad output poisons
-    /// the instance.
+    /// Whether an earlier failure made this instance unusable (every call then fails
+    /// with [`PluginErrorKind::Poisoned`]).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Runs one inference under the per-call limits: checks `inputs` against
+    /// `info().inputs`, calls `infer`, checks the outputs against `info().outputs`. A
+    /// trap, a limit hit, an ABI violation or a bad output poisons the instance.
     pub fn infer(&mut self, inputs: &[TensorRef<'_>]) -> Result<Vec<Tensor>, PluginError> {
         let result = self.call_infer(inputs);
         result.map_err(|kind| {
@@ -271,14 +691,7 @@ impl WasmtimeInstance {
             return Err(PluginErrorKind::Poisoned);
         }
         check_inputs(&self.info.inputs, inputs)?;
-        if let Some(fuel) = self.fuel {
-            self.store
-                .set_fuel(fuel)
-                .map_err(|e| PluginErrorKind::Engine {
-                    engine: EngineKind::Wasmtime,
-                    message: one_line(&e),
-                })?;
-        }
+        self.limits.arm(&mut self.store)?;
         let args: Vec<wit::Tensor> = inputs
             .iter()
             .map(|t| wit::Tensor {
@@ -291,7 +704,7 @@ impl WasmtimeInstance {
             .bindings
             .edgeplug_ml_inference()
             .call_infer(&mut self.store, &args);
-        if let Some(fuel) = self.fuel {
+        if let (true, Some(fuel)) = (self.limits.fuel_metered, self.limits.config.fuel) {
             self.last_fuel_used = self
                 .store
                 .get_fuel()
@@ -299,7 +712,7 @@ impl WasmtimeInstance {
                 .map(|left| fuel.saturating_sub(left));
         }
         let outputs = result
-            .map_err(|e| classify(&e, PluginErrorKind::Abi))?
+            .map_err(|e| self.limits.classify(&self.store, &e, PluginErrorKind::Abi))?
             .map_err(|e| PluginErrorKind::Plugin {
                 code: match e.code {
                     wit::ErrorCode::InvalidInput => ErrorCode::InvalidInput,
@@ -322,19 +735,6 @@ impl WasmtimeInstance {
     }
 }
 
-/// A trap is [`PluginErrorKind::Trap`]; any other error is `other` (during a call that is
-/// a canonical-ABI violation detected by wasmtime while lifting or lowering values, such as
-/// an out-of-bounds pointer from `cabi_realloc`).
-fn classify(e: &wasmtime::Error, other: fn(String) -> PluginErrorKind) -> PluginErrorKind {
-    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        if *trap == wasmtime::Trap::OutOfFuel {
-            return PluginErrorKind::OutOfFuel;
-        }
-        return PluginErrorKind::Trap(trap.to_string());
-    }
-    other(one_line(e))
-}
-
 /// The error and its causes on one line.
 fn one_line(e: &wasmtime::Error) -> String {
     let text = format!("{e:#}");
@@ -347,6 +747,7 @@ fn dtype(t: wit::ElementType) -> super::ElementType {
         wit::ElementType::Uint8 => super::ElementType::Uint8,
         wit::ElementType::Int32 => super::ElementType::Int32,
         wit::ElementType::Float32 => super::ElementType::Float32,
+        wit::ElementType::Int16 => super::ElementType::Int16,
     }
 }
 
@@ -356,6 +757,7 @@ fn wit_dtype(t: super::ElementType) -> wit::ElementType {
         super::ElementType::Uint8 => wit::ElementType::Uint8,
         super::ElementType::Int32 => wit::ElementType::Int32,
         super::ElementType::Float32 => wit::ElementType::Float32,
+        super::ElementType::Int16 => wit::ElementType::Int16,
     }
 }
 

@@ -1,16 +1,29 @@
 //! Target-neutral part of the edgeplug QEMU firmwares (`#[path]`-included by each
-//! firmware's `main.rs`): a heap with a high-water mark, stack painting, and the benchmark
-//! itself (verify the plugin, load it, run its self-test, run every embedded vector, compare
-//! with TFLM's bytes, report).
+//! firmware's `main.rs`): a heap with a high-water mark, stack painting, a NOR flash over a
+//! region of the board's memory map, and the benchmark itself (install the plugin into an
+//! A/B slot, boot it, verify it, load it, run its self-test, confirm the slot, run every
+//! embedded vector, compare with TFLM's bytes, report).
 //!
-//! The plugin is verified against the public key embedded at build time
-//! (`EDGEPLUG_TRUST_PUB`) with `edgeplug_mcu::verify_plugin` -- signature, component layer,
-//! manifest, interface version, as the gateway host does -- before anything parses it; after
-//! loading, `edgeplug_mcu::check_loaded` compares `model-info` with the manifest and runs the
-//! manifest's self-test. A plugin that fails any of these is refused (exit status 5).
+//! Boot sequence, through `edgeplug_mcu::slots` on the flash region (`RamNor`):
+//! 1. *factory step* (only when the flash has no trust record, i.e. at every QEMU start,
+//!    since the region is RAM that starts zeroed): erase the region and write the trust set
+//!    (the key embedded at build time, `EDGEPLUG_TRUST_PUB`) into the flash's trust record;
+//! 2. the trust set and the anti-rollback counter are read **from the flash**;
+//! 3. `Slots::boot`; on an empty device the plugin embedded in the firmware (standing in for
+//!    an update that arrived over some transport) is first verified in transit, written in
+//!    4 KiB chunks into slot A, read back and verified again, and marked pending; then the
+//!    device "resets" (new `Slots` over the same flash) and boots it as a trial;
+//! 4. the booted image is verified (signature, digest, manifest, interface, sequence not
+//!    below the counter) where it lies in the mapped flash, loaded **from the slot without
+//!    copying it** (`--features copy-slot` copies it into RAM instead, to measure the
+//!    difference), its `model-info` checked and its self-test run; only then is the slot
+//!    confirmed, which raises the counter in flash (`slot: A confirmed seq=N`); a failed
+//!    check rejects the trial (exit 5);
+//! 5. after the vectors, a second reset shows the confirmed slot booting as such and the
+//!    same plugin refused as a reinstall (its sequence is not above the counter).
 //!
 //! Output lines (parsed by people and by `run-qemu.sh`'s callers):
-//! `verified: signer <key id hex> sequence <n>`, `self_test: ok`,
+//! `slot: A confirmed seq=N`, `verified: signer <key id hex> sequence <n>`, `self_test: ok`,
 //! `result: <label> <score>` per vector, `outputs match: N/N`, `instructions: N` (the most
 //! any one inference took), `heap_peak: N`, `stack_peak: N` (bytes), plus informational
 //! lines. The exit status is 0 only if the plugin verified, passed its self-test and every
@@ -19,6 +32,10 @@
 use super::{LOOP_INSTRUCTIONS_PER_ITER, counted_loop};
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicUsize, Ordering};
+use edgeplug_mcu::slots::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
+use edgeplug_mcu::slots::{self, Boot, SlotError, Slots};
 use semihosting::println;
 
 /// What a board supplies.
@@ -37,6 +54,137 @@ pub struct Board {
     pub stack_top: usize,
     /// Bytes of static RAM (`.data` + `.bss` + `.uninit`).
     pub static_ram: usize,
+    /// First byte of the plugin flash region (`_fw_slot_flash_start` in `ld/memory.x`).
+    pub flash_start: usize,
+    /// Bytes of the plugin flash region (a multiple of 4 KiB, at least 2 MiB).
+    pub flash_len: usize,
+}
+
+/// Erase sector of [`RamNor`] (as an ESP32's SPI NOR flash).
+const SECTOR: u32 = 4096;
+
+/// Where the slots lie in the plugin flash region: the device state (trust record and
+/// anti-rollback counter, 3 sectors) at 0, slot A at 64 KiB and slot B at 1 MiB, 960 KiB
+/// each (one metadata sector, then up to 956 KiB of plugin).
+const LAYOUT: slots::Layout = slots::Layout {
+    state: 0,
+    slot_a: 64 * 1024,
+    slot_b: 1024 * 1024,
+    slot_size: 960 * 1024,
+};
+
+/// A NOR flash over a region of the QEMU board's memory map (RAM there, see `ld/memory.x`).
+///
+/// It models a memory-mapped (execute-in-place) SPI NOR flash such as an ESP32's: the CPU
+/// reads it at a fixed address, 4 KiB erase sectors that erase to `0xFF`, 4-byte write
+/// units, and a write may only program erased bytes (it is refused on bytes that are not
+/// `0xFF`, which catches a slot manager writing a location twice). It is not persistent
+/// across QEMU runs (the RAM starts zeroed), so every run starts with the factory step.
+pub struct RamNor {
+    base: *mut u8,
+    len: usize,
+}
+
+/// Why a [`RamNor`] operation failed.
+#[derive(Clone, Copy, Debug)]
+pub enum RamNorError {
+    /// Outside the region.
+    OutOfBounds,
+    /// Offset or length not a multiple of the write or erase unit.
+    NotAligned,
+    /// A write to bytes that are not erased.
+    NotErased,
+}
+
+impl NorFlashError for RamNorError {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            RamNorError::OutOfBounds => NorFlashErrorKind::OutOfBounds,
+            RamNorError::NotAligned => NorFlashErrorKind::NotAligned,
+            RamNorError::NotErased => NorFlashErrorKind::Other,
+        }
+    }
+}
+
+impl RamNor {
+    /// The flash over `[base, base + len)`.
+    ///
+    /// # Safety
+    /// The region must be memory nothing else uses, valid for reads and writes.
+    pub unsafe fn new(base: usize, len: usize) -> Self {
+        RamNor {
+            base: base as *mut u8,
+            len,
+        }
+    }
+
+    /// The whole flash as the CPU sees it (for `Slots::with_mapping`).
+    pub fn contents(&self) -> &[u8] {
+        // SAFETY: the region given to `new`; writes only happen through `&mut self`.
+        unsafe { core::slice::from_raw_parts(self.base, self.len) }
+    }
+
+    fn range(&self, offset: u32, len: usize, align: usize) -> Result<usize, RamNorError> {
+        let start = offset as usize;
+        if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
+            return Err(RamNorError::NotAligned);
+        }
+        match start.checked_add(len) {
+            Some(end) if end <= self.len => Ok(start),
+            _ => Err(RamNorError::OutOfBounds),
+        }
+    }
+}
+
+impl ErrorType for RamNor {
+    type Error = RamNorError;
+}
+
+impl ReadNorFlash for RamNor {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), RamNorError> {
+        let start = self.range(offset, bytes.len(), 1)?;
+        bytes.copy_from_slice(&self.contents()[start..start + bytes.len()]);
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        self.len
+    }
+}
+
+impl NorFlash for RamNor {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = SECTOR as usize;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), RamNorError> {
+        let len = (to as usize)
+            .checked_sub(from as usize)
+            .ok_or(RamNorError::OutOfBounds)?;
+        let start = self.range(from, len, Self::ERASE_SIZE)?;
+        // SAFETY: inside the region (checked above).
+        unsafe { core::ptr::write_bytes(self.base.add(start), 0xFF, len) };
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), RamNorError> {
+        let start = self.range(offset, bytes.len(), Self::WRITE_SIZE)?;
+        if self.contents()[start..start + bytes.len()]
+            .iter()
+            .any(|&b| b != 0xFF)
+        {
+            return Err(RamNorError::NotErased);
+        }
+        for (i, &b) in bytes.iter().enumerate() {
+            // SAFETY: inside the region (checked above). NOR programming only clears bits.
+            unsafe {
+                let p = self.base.add(start + i);
+                p.write(p.read() & b);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The heap: a linked-list allocator that remembers the most bytes it ever had in use.
@@ -216,14 +364,75 @@ pub fn run(board: &Board, heap: &PeakHeap, plugin: &[u8], vectors: &[(&str, &[u8
         println!("error: the instruction counter is off by more than 0.1%");
         return 4;
     }
-    let Ok(manifest) = verify_embedded(board, plugin) else {
-        return 5;
+    let (mut slots, boot, verifier) = match boot_slot(board, plugin) {
+        Ok(b) => b,
+        Err(status) => return status,
+    };
+    // The booted image: in place in the mapped flash, or (copy-slot) copied into RAM.
+    let copied: alloc::vec::Vec<u8>;
+    let image: &[u8] = if cfg!(feature = "copy-slot") {
+        match slots.image(&boot) {
+            Ok(i) => {
+                copied = i.into_owned();
+                &copied
+            }
+            Err(e) => {
+                println!("error: slots: {e}");
+                return 2;
+            }
+        }
+    } else {
+        let start = board.flash_start + slots.image_offset(&boot) as usize;
+        // SAFETY: inside the flash region (the slots checked the image fits its slot).
+        // Nothing writes this slot while the plugin runs: an update would go to the
+        // other slot, and confirm/reject write only the slot's metadata sector.
+        unsafe { core::slice::from_raw_parts(start as *const u8, boot.len() as usize) }
+    };
+    println!(
+        "image: {} bytes in slot {:?}, {}",
+        image.len(),
+        boot.slot(),
+        if cfg!(feature = "copy-slot") {
+            "copied into RAM (copy-slot)"
+        } else {
+            "used in place from the mapped flash (not copied)"
+        }
+    );
+    let manifest = match verify_image(board, &verifier, image) {
+        Ok(m) => m,
+        Err(()) => {
+            let _ = slots.reject();
+            return 5;
+        }
     };
     let mut report = Report {
         matched: 0,
         max_instructions: 0,
     };
-    let status = run_mode(board, heap, plugin, &manifest, vectors, &mut report);
+    let status = {
+        let mut confirm = || confirm_slot(&mut slots, &boot);
+        run_mode(
+            board,
+            heap,
+            image,
+            &manifest,
+            vectors,
+            &mut report,
+            &mut confirm,
+        )
+    };
+    if let Err(Failure::Refused) = status
+        && boot.is_trial()
+    {
+        match slots.reject() {
+            Ok(()) => println!(
+                "slot: {:?} rejected (the previous slot boots next)",
+                boot.slot()
+            ),
+            Err(e) => println!("error: slots: cannot reject the trial: {e}"),
+        }
+    }
+    let rebooted = status.is_err() || reboot_check(board, slots, &verifier, image.len());
     // SAFETY: same region as painted above.
     let stack_peak = unsafe { stack_used(board.stack_bottom, board.stack_top) };
     println!("outputs match: {}/{}", report.matched, vectors.len());
@@ -243,6 +452,7 @@ pub fn run(board: &Board, heap: &PeakHeap, plugin: &[u8], vectors: &[(&str, &[u8
         return 3;
     }
     match status {
+        Ok(()) if !rebooted => 2,
         Ok(()) if report.matched == vectors.len() && !vectors.is_empty() => 0,
         Ok(()) => {
             println!("error: outputs differ from TFLM's");
@@ -261,26 +471,243 @@ enum Failure {
     Refused,
 }
 
-/// Verifies the embedded plugin against the embedded trusted key **before anything parses
-/// it** (signature, component layer, manifest, interface version: the gateway's pre-load
-/// checks) and returns its verified manifest; prints why and returns `Err` if refused.
-fn verify_embedded(board: &Board, plugin: &[u8]) -> Result<edgeplug_mcu::signing::Manifest, ()> {
-    use core::fmt::Write as _;
+/// The slots on the board's plugin flash region (mapped unless `copy-slot`).
+fn open_slots(board: &Board, flash: Option<RamNor>) -> Result<Slots<RamNor>, i32> {
+    // SAFETY: the region `_fw_slot_flash_start` / `_fw_slot_flash_size` of memory.x is
+    // reserved for this flash and used by nothing else.
+    let flash = flash.unwrap_or_else(|| unsafe { RamNor::new(board.flash_start, board.flash_len) });
+    let slots = Slots::new(flash, LAYOUT).map_err(|e| {
+        println!("error: slots: {e}");
+        2
+    })?;
+    Ok(if cfg!(feature = "copy-slot") {
+        slots
+    } else {
+        slots.with_mapping(RamNor::contents)
+    })
+}
+
+/// Prints a slot error as a refusal (exit 5) or a flash failure (exit 2).
+fn slot_failure(e: SlotError) -> i32 {
+    match e {
+        SlotError::Verify(_)
+        | SlotError::Downgrade { .. }
+        | SlotError::SequenceMismatch { .. }
+        | SlotError::SelfTest => {
+            println!("error: plugin refused: {e}");
+            5
+        }
+        _ => {
+            println!("error: slots: {e}");
+            2
+        }
+    }
+}
+
+/// Steps 1-3 of the boot sequence (module documentation): factory step if needed, trust
+/// set and anti-rollback counter from the flash, `Slots::boot`, and on an empty device the
+/// installation of `plugin` followed by a reset into its trial.
+fn boot_slot(
+    board: &Board,
+    plugin: &[u8],
+) -> Result<(Slots<RamNor>, Boot, edgeplug_mcu::SignatureVerifier), i32> {
     use edgeplug_mcu::signing::{PublicKey, TrustSet};
 
-    let key = PublicKey::from_bytes(super::embedded::TRUST_PUB).map_err(|e| {
+    let mut slots = open_slots(board, None)?;
+    if let Err(SlotError::Trust(why)) = slots.read_trust() {
         println!(
-            "error: plugin refused: the embedded trusted key (EDGEPLUG_TRUST_PUB) is invalid: {e}"
+            "factory: {why}: erasing the plugin flash ({} KiB at {:#x}) and writing the trust set (the key embedded at build time)",
+            board.flash_len / 1024,
+            board.flash_start
         );
-    })?;
+        let Ok(key) = <[u8; slots::TRUSTED_KEY_LEN]>::try_from(super::embedded::TRUST_PUB) else {
+            println!("error: plugin refused: the embedded trusted key is not 33 bytes");
+            return Err(5);
+        };
+        slots
+            .flash_mut()
+            .erase(0, board.flash_len as u32)
+            .map_err(|e| {
+                println!("error: flash erase: {e:?}");
+                2
+            })?;
+        slots.write_trust(&[key]).map_err(slot_failure)?;
+    }
+    let keys = slots.read_trust().map_err(slot_failure)?;
     let mut trust = TrustSet::new();
-    trust
-        .add(key)
-        .map_err(|e| println!("error: plugin refused: {e}"))?;
+    for key in &keys {
+        let added = PublicKey::from_bytes(key).map(|k| trust.add(k));
+        if !matches!(added, Ok(Ok(_))) {
+            println!("error: plugin refused: a key of the flash's trust record is invalid");
+            return Err(5);
+        }
+    }
+    let floor = slots.floor().map_err(slot_failure)?;
+    println!(
+        "flash: trust set of {} key(s) and anti-rollback counter {} read from flash",
+        keys.len(),
+        floor.map_or("unset".into(), |f| alloc::format!("{f}"))
+    );
+    let verifier = edgeplug_mcu::SignatureVerifier::new(trust, floor);
     let t0 = (board.instructions)();
-    // No anti-rollback floor: this firmware keeps no persistent state (the slots'
-    // SignatureVerifier carries one).
-    let verified = match edgeplug_mcu::verify_plugin(plugin, &trust, None) {
+    let boot = match slots.boot(&verifier) {
+        Ok(boot) => boot,
+        Err(SlotError::NoBootableImage) => {
+            println!("slot: none bootable (empty device): installing the embedded plugin");
+            install(board, &mut slots, &verifier, plugin)?;
+            // Reset: a new `Slots` over the same flash, as after a reboot.
+            slots = open_slots(board, Some(slots.into_flash()))?;
+            let t0 = (board.instructions)();
+            let boot = slots.boot(&verifier).map_err(slot_failure)?;
+            println!(
+                "boot: {} instructions (slot metadata, the image verified {})",
+                (board.instructions)() - t0,
+                if cfg!(feature = "copy-slot") {
+                    "from a copy in RAM"
+                } else {
+                    "in place"
+                }
+            );
+            boot
+        }
+        Err(e) => return Err(slot_failure(e)),
+    };
+    if !boot.is_trial() {
+        println!(
+            "boot: {} instructions; slot: {:?} confirmed seq={}",
+            (board.instructions)() - t0,
+            boot.slot(),
+            boot.sequence()
+        );
+    } else {
+        println!(
+            "slot: {:?} trial seq={} (confirmed only after its self-test)",
+            boot.slot(),
+            boot.sequence()
+        );
+    }
+    Ok((slots, boot, verifier))
+}
+
+/// Installs `plugin` as an update into the empty device: verified in transit (before
+/// anything is erased), written in 4 KiB chunks, read back, verified again, pending.
+fn install(
+    board: &Board,
+    slots: &mut Slots<RamNor>,
+    verifier: &edgeplug_mcu::SignatureVerifier,
+    plugin: &[u8],
+) -> Result<(), i32> {
+    let t0 = (board.instructions)();
+    // A transport would announce the sequence; here it is read from the verified manifest.
+    let sequence = match verifier.verify_plugin(plugin) {
+        Ok(v) => v.manifest.sequence,
+        Err(e) => {
+            println!("error: plugin refused: {e}");
+            return Err(5);
+        }
+    };
+    let transit = (board.instructions)() - t0;
+    let mut update = slots
+        .begin_update(plugin.len(), sequence)
+        .map_err(slot_failure)?;
+    let target = update.slot();
+    let mut chunks = 0;
+    for chunk in plugin.chunks(SECTOR as usize) {
+        update.write(chunk).map_err(slot_failure)?;
+        chunks += 1;
+    }
+    // The self-test runs at the trial boot, as its health check, before `confirm` (running
+    // it here as well would load the plugin twice).
+    update.finish(verifier, |_| true).map_err(slot_failure)?;
+    println!(
+        "install: {} bytes in {chunks} chunks into slot {target:?} (sequence {sequence}), verified in transit and again from the flash, pending; {} instructions ({transit} for the verification in transit)",
+        plugin.len(),
+        (board.instructions)() - t0
+    );
+    Ok(())
+}
+
+/// Confirms a trial slot (after the self-test passed); says whether that worked.
+fn confirm_slot(slots: &mut Slots<RamNor>, boot: &Boot) -> bool {
+    if !boot.is_trial() {
+        return true;
+    }
+    if let Err(e) = slots.confirm() {
+        println!("error: slots: cannot confirm: {e}");
+        return false;
+    }
+    match slots.floor() {
+        Ok(Some(floor)) => {
+            println!(
+                "slot: {:?} confirmed seq={} (anti-rollback counter in flash now {floor})",
+                boot.slot(),
+                boot.sequence()
+            );
+            true
+        }
+        other => {
+            println!("error: slots: the anti-rollback counter reads {other:?} after confirm");
+            false
+        }
+    }
+}
+
+/// Step 5: a reset after the confirmation boots the slot as confirmed and refuses the same
+/// plugin as a reinstall (its sequence is not above the counter). Says whether it did.
+fn reboot_check(
+    board: &Board,
+    slots: Slots<RamNor>,
+    verifier: &edgeplug_mcu::SignatureVerifier,
+    len: usize,
+) -> bool {
+    let Ok(mut slots) = open_slots(board, Some(slots.into_flash())) else {
+        return false;
+    };
+    let floor = slots.floor().ok().flatten();
+    let verifier = edgeplug_mcu::SignatureVerifier::new(verifier.trust().clone(), floor);
+    let sequence = match slots.boot(&verifier) {
+        Ok(Boot::Confirmed { slot, sequence, .. }) => {
+            println!(
+                "reboot: slot: {slot:?} confirmed seq={sequence}, anti-rollback counter {}",
+                floor.unwrap_or(0)
+            );
+            sequence
+        }
+        other => {
+            println!("error: reboot: expected a confirmed slot, got {other:?}");
+            return false;
+        }
+    };
+    match slots.begin_update(len, sequence) {
+        Err(e @ SlotError::Downgrade { .. }) => {
+            println!("reboot: reinstalling sequence {sequence} refused: {e}");
+            true
+        }
+        Err(e) => {
+            println!("error: reboot: reinstall refused for the wrong reason: {e}");
+            false
+        }
+        Ok(_) => {
+            println!("error: reboot: a reinstall of sequence {sequence} was accepted");
+            false
+        }
+    }
+}
+
+/// Verifies the booted image (again: `Slots::boot` checked it, this gives the manifest)
+/// with the trust set and the counter from the flash, **before anything parses it**
+/// (signature, component layer, manifest, interface version, anti-rollback: the gateway's
+/// pre-load checks) and returns its verified manifest; prints why and returns `Err` if
+/// refused.
+fn verify_image(
+    board: &Board,
+    verifier: &edgeplug_mcu::SignatureVerifier,
+    plugin: &[u8],
+) -> Result<edgeplug_mcu::signing::Manifest, ()> {
+    use core::fmt::Write as _;
+
+    let t0 = (board.instructions)();
+    let verified = match verifier.verify_plugin(plugin) {
         Ok(v) => v,
         Err(e) => {
             println!("error: plugin refused: {e}");
@@ -290,7 +717,7 @@ fn verify_embedded(board: &Board, plugin: &[u8]) -> Result<edgeplug_mcu::signing
     let n = (board.instructions)() - t0;
     for i in verified.signers.iter() {
         let mut id = alloc::string::String::new();
-        if let Some(k) = trust.get(i) {
+        if let Some(k) = verifier.trust().get(i) {
             for b in k.key_id() {
                 let _ = write!(id, "{b:02x}");
             }
@@ -335,6 +762,7 @@ fn run_mode(
     manifest: &edgeplug_mcu::signing::Manifest,
     vectors: &[(&str, &[u8], &[u8])],
     report: &mut Report,
+    confirm: &mut dyn FnMut() -> bool,
 ) -> Result<(), Failure> {
     use alloc::vec::Vec;
     use edgeplug_mcu::{Config, ElementType, NullHost, Plugin, TensorRef};
@@ -391,6 +819,9 @@ fn run_mode(
             println!("error: plugin refused: {e}");
             return Err(Failure::Refused);
         }
+    }
+    if !confirm() {
+        return Err(Failure::Run);
     }
     let labels: Vec<&str> = info.labels.iter().map(|s| s.as_str()).collect();
     let quant = info.outputs[0]
@@ -504,6 +935,7 @@ fn run_mode(
     manifest: &edgeplug_mcu::signing::Manifest,
     vectors: &[(&str, &[u8], &[u8])],
     report: &mut Report,
+    confirm: &mut dyn FnMut() -> bool,
 ) -> Result<(), Failure> {
     use alloc::vec;
     use alloc::vec::Vec;
@@ -570,6 +1002,9 @@ fn run_mode(
         return Err(Failure::Refused);
     }
     println!("self_test: ok (outputs' SHA-256 {digest}, native executor)");
+    if !confirm() {
+        return Err(Failure::Run);
+    }
     for &(id, input, expected) in vectors {
         let t0 = (board.instructions)();
         let result = interp.invoke(&[input], &mut [&mut out]);

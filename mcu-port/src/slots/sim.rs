@@ -89,6 +89,12 @@ impl SimFlash {
         self.powered
     }
 
+    /// The contents, as a memory-mapped flash would show them (for
+    /// [`crate::slots::Slots::with_mapping`]).
+    pub fn contents(&self) -> &[u8] {
+        &self.data
+    }
+
     /// The raw contents (to tamper with in tests).
     pub fn data_mut(&mut self) -> &mut [u8] {
         &mut self.data

@@ -20,7 +20,16 @@ const LAYOUT: Layout = Layout {
     slot_a: 0,
     slot_b: 8 * ERASE_SIZE as u32,
     slot_size: 8 * ERASE_SIZE as u32,
+    state: 16 * ERASE_SIZE as u32,
 };
+
+/// Sectors of the simulated flash: two 8-sector slots and the 3-sector state area.
+const SECTORS: usize = 19;
+
+/// The booted image's bytes.
+fn img(slots: &mut Slots<SimFlash>, boot: &Boot) -> Vec<u8> {
+    slots.image(boot).unwrap().into_owned()
+}
 
 fn manifest(sequence: u64) -> Manifest {
     let spec = |name: &str| TensorSpec {
@@ -79,7 +88,7 @@ fn verifier() -> SignatureVerifier {
 }
 
 fn provisioned(first: &[u8], v: &SignatureVerifier) -> SimFlash {
-    let mut slots = Slots::new(SimFlash::new(16), LAYOUT).unwrap();
+    let mut slots = Slots::new(SimFlash::new(SECTORS), LAYOUT).unwrap();
     slots.provision(first, v).unwrap();
     slots.into_flash()
 }
@@ -123,9 +132,11 @@ fn a_signed_update_is_tried_confirmed_and_raises_the_floor() {
     let (mut slots, boot) = boot_and_confirm(provisioned(&v1, &v), &v);
     assert_eq!((boot.slot(), boot.sequence()), (SlotId::A, 1));
     assert_eq!(send(&mut slots, &v2, 2, &[777], &v).unwrap(), SlotId::B);
-    let (_, boot) = boot_and_confirm(slots.into_flash(), &v);
+    let (mut slots, boot) = boot_and_confirm(slots.into_flash(), &v);
     assert!(matches!(boot, Boot::Trial { sequence: 2, .. }));
-    assert_eq!(boot.image(), &v2[..]);
+    assert_eq!(img(&mut slots, &boot), v2);
+    // Confirming raised the persistent anti-rollback counter.
+    assert_eq!(slots.floor(), Ok(Some(2)));
     // After promotion the device persists the floor: the old slot no longer verifies.
     v.raise_floor(2);
     v.raise_floor(1);
@@ -167,7 +178,7 @@ fn tampered_and_untrusted_updates_are_refused_by_the_signature_check() {
     ));
     let (mut slots, boot) = boot_and_confirm(slots.into_flash(), &v);
     assert_eq!((boot.slot(), boot.sequence()), (SlotId::A, 1));
-    assert_eq!(boot.image(), &v1[..]);
+    assert_eq!(img(&mut slots, &boot), v1);
 
     // Valid in transit, corrupted in flash after PENDING: never tried.
     send(&mut slots, &good, 2, &[999], &v).unwrap();
@@ -255,14 +266,15 @@ fn a_power_cut_after_any_single_operation_boots_a_plugin_that_verifies() {
             flash.restore_power();
             let (mut slots, boot) = boot_and_confirm(flash, &v);
             // What booted verifies with the real verifier, and is old or new byte for byte.
+            let image = img(&mut slots, &boot);
             assert_eq!(
-                v.verify(boot.image()).map(|x| x.sequence),
+                v.verify(&image).map(|x| x.sequence),
                 Ok(boot.sequence()),
                 "{what}"
             );
             match boot.sequence() {
-                1 => assert_eq!(boot.image(), &old[..], "{what}"),
-                2 => assert_eq!(boot.image(), &new[..], "{what}"),
+                1 => assert_eq!(image, old, "{what}"),
+                2 => assert_eq!(image, new, "{what}"),
                 s => panic!("{what}: booted sequence {s}"),
             }
             outcomes[(boot.sequence() - 1) as usize] += 1;

@@ -30,6 +30,7 @@ fn spec(s: &edgeplug_mcu::TensorSpec) -> MSpec {
             ElementType::Uint8 => ME::Uint8,
             ElementType::Int32 => ME::Int32,
             ElementType::Float32 => ME::Float32,
+            ElementType::Int16 => ME::Int16,
         },
         shape: s.shape.clone(),
         quantization: s.quantization.map(|q| MQ {

@@ -680,7 +680,7 @@ fn error_cases(v: &Variant) {
     expect_err(v, &c, "overflowing input shape", invalid);
     // Empty slices with a huge (non-overflowing, zero-length) shape and a huge output.
     let mut c = base.clone();
-    c.os = Shape4::new(1, 1 << 40, 1, 3);
+    c.os = Shape4::new(1, usize::MAX / 8, 1, 3);
     expect_err(v, &c, "huge output shape with short slice", buf("output"));
     // A variant that does not support the filter size must refuse it.
     let c = same_case("3x3", Shape4::new(1, 3, 3, 2), (3, 3), 3, 1, 1, (0, 0), 98);
@@ -747,6 +747,19 @@ fn suite_direct() {
 }
 
 #[test]
+fn suite_pointwise4() {
+    assert_eq!(suite(variant("pointwise4")), suite(variant("pointwise")));
+}
+
+#[test]
+fn suite_direct4() {
+    assert_eq!(
+        suite(variant("direct4")),
+        hand_cases().len() + edge_cases().len()
+    );
+}
+
+#[test]
 fn suite_dispatch() {
     assert_eq!(
         suite(variant("dispatch")),
@@ -756,7 +769,14 @@ fn suite_dispatch() {
 
 #[test]
 fn every_variant_is_covered() {
-    let named = ["reference", "pointwise", "direct", "dispatch"];
+    let named = [
+        "reference",
+        "pointwise",
+        "direct",
+        "pointwise4",
+        "direct4",
+        "dispatch",
+    ];
     for v in variants::ALL {
         assert!(
             named.contains(&v.name),
@@ -820,7 +840,8 @@ fn geo() -> impl Strategy<Value = Geo> {
             1usize..=2,
             1usize..=8,
             1usize..=8,
-            1usize..=7,
+            // Wide inputs reach the 16- and 8-lane paths of the blocked variants.
+            prop_oneof![4 => 1usize..=7, 1 => 8usize..=36],
             prop_oneof![4 => 1usize..=6, 1 => 60usize..=70],
         ),
         (k.clone(), k, 1usize..=3, 1usize..=3, 1usize..=2, 1usize..=2),

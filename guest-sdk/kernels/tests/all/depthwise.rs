@@ -698,13 +698,18 @@ fn suite_dw3x3() {
 }
 
 #[test]
+fn suite_dm1x16() {
+    assert_eq!(suite(variant("dm1x16")), suite(variant("dm1")));
+}
+
+#[test]
 fn suite_dispatch() {
     assert_eq!(suite(variant("dispatch")), total());
 }
 
 #[test]
 fn every_variant_is_covered() {
-    let named = ["reference", "dm1", "dw3x3", "dispatch"];
+    let named = ["reference", "dm1", "dw3x3", "dm1x16", "dispatch"];
     for v in variants::ALL {
         assert!(
             named.contains(&v.name),

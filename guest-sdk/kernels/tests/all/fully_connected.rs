@@ -408,13 +408,18 @@ fn suite_folded() {
 }
 
 #[test]
+fn suite_folded4() {
+    suite(variant("folded4"));
+}
+
+#[test]
 fn suite_dispatch() {
     suite(variant("dispatch"));
 }
 
 #[test]
 fn every_variant_is_covered() {
-    let named = ["reference", "folded", "dispatch"];
+    let named = ["reference", "folded", "folded4", "dispatch"];
     for v in variants::ALL {
         assert!(
             named.contains(&v.name),

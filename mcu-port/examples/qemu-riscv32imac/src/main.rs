@@ -38,6 +38,8 @@ unsafe extern "C" {
     static __sheap: u8;
     static _stack_start: u8;
     static _fw_stack_size: u8;
+    static _fw_slot_flash_start: u8;
+    static _fw_slot_flash_size: u8;
 }
 
 #[entry]
@@ -60,6 +62,8 @@ fn main() -> ! {
         stack_bottom,
         stack_top,
         static_ram: sheap - sdata,
+        flash_start: core::ptr::addr_of!(_fw_slot_flash_start) as usize,
+        flash_len: core::ptr::addr_of!(_fw_slot_flash_size) as usize,
     };
     let status = fw::run(&board, &HEAP, embedded::PLUGIN, embedded::VECTORS);
     semihosting::process::exit(status)
