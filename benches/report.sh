@@ -4,7 +4,11 @@
 # Cortex-M4 instruction counts under QEMU and the published MLPerf Tiny anchors.
 # Slow (tens of minutes on 2 cores); not part of CI.
 #
-#   benches/report.sh [--quick] [--no-qemu]
+#   benches/report.sh [--quick] [--no-qemu] [--out FILE] [--plots DIR]
+#
+# --out / --plots write the report and its plots elsewhere (default BENCHMARKS.md and
+# benches/plots; relative paths are taken from the workspace root), e.g. for a --quick trial
+# run that must not replace the committed report.
 #
 # Steps:
 #  1. builds two extra runner guests (plugins/runner) into $EDGEPLUG_REPORT_DIR: `scalar`
@@ -15,20 +19,29 @@
 #  3. Cortex-M4: mcu-port/run-qemu.sh (wasmi and --native) with the KWS plugin, unless
 #     --no-qemu or QEMU is missing (the report then cites mcu-port/README.md's figures);
 #  4. peak RSS: `report rss` in its own process;
-#  5. `report` (release build, feature wasmi-simd so wasmi can run the simd128 runner).
+#  5. `report` (release build, feature wasmi-simd so wasmi can run the simd128 runner); it
+#     also measures the cost of one `infer` call and the gateway figures (cold start with and
+#     without a compile-cache hit, hot swap, KWS requests/s over HTTP loopback).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 quick=""
 qemu=1
-for arg in "$@"; do
-    case "$arg" in
+out=$root/BENCHMARKS.md
+plots=$root/benches/plots
+usage="usage: $0 [--quick] [--no-qemu] [--out FILE] [--plots DIR]"
+while [ $# -gt 0 ]; do
+    case "$1" in
         --quick) quick="--quick" ;;
         --no-qemu) qemu=0 ;;
-        *) echo "usage: $0 [--quick] [--no-qemu]" >&2; exit 2 ;;
+        --out) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; out=$2; shift ;;
+        --plots) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; plots=$2; shift ;;
+        *) echo "$usage" >&2; exit 2 ;;
     esac
+    shift
 done
+mkdir -p "$plots"
 
 shared=$root/../shared/models
 if [ ! -d "$shared" ]; then
@@ -98,4 +111,4 @@ echo "== 4. peak RSS, 5. report"
 report=$CARGO_TARGET_DIR/release/report
 "$report" rss >"$work/rss.txt"
 export EDGEPLUG_RSS=$work/rss.txt
-"$report" --out "$root/BENCHMARKS.md" --plots "$root/benches/plots" $quick
+"$report" --out "$out" --plots "$plots" $quick

@@ -23,7 +23,8 @@
 # PSRAM class part, see README "RAM"),
 # EDGEPLUG_FW_FEATURES (extra cargo features of the firmware crate, comma-separated, e.g.
 # `copy-slot`: copy the booted plugin out of its flash slot into RAM instead of running it
-# in place, to measure the difference; see README),
+# in place, to measure the difference; see README; `simd`: wasmi with Wasm SIMD, needed for
+# a plugin built with +simd128, see README "simd128 on the MCU"),
 # EDGEPLUG_QEMU_TIMEOUT (seconds, default 1200), QEMU_SYSTEM_ARM / QEMU_SYSTEM_RISCV32
 # (QEMU binaries; default from PATH), EDGEPLUG_REQUIRE_SHARED=1 (fail instead of skipping
 # when ../shared is absent).

@@ -1,7 +1,8 @@
 //! Shared code of the criterion benches (`benches/models.rs`) and of the benchmark report
-//! generator (`src/bin/report.rs`, run by `benches/report.sh`): the models measured, how a
-//! model is packed into a runner plugin (the shared runner or another build of it), and a
-//! plain wall-clock timer.
+//! generator (`src/bin/report/`, run by `benches/report.sh`): the models measured, how a
+//! model is packed into a runner plugin (the shared runner or another build of it) or
+//! packaged as a signed plugin with a throwaway key, a trivial model for the per-call cost of
+//! `infer`, a plain wall-clock timer and per-thread CPU time.
 //!
 //! Nothing here asserts timings: the benches and the report print them.
 
@@ -173,6 +174,174 @@ pub fn time_calls(
     }
 }
 
+/// Multiply-accumulates of one inference of [`tiny_fc_model`].
+pub const TINY_FC_MACS: u64 = 32;
+
+/// Weights of [`tiny_fc_model`] (int8, `[4, 8]`), a fixed small pattern.
+static TINY_FC_WEIGHTS: [u8; 32] = [
+    3, 250, 7, 1, 254, 9, 0, 5, 251, 2, 4, 253, 6, 1, 255, 8, 2, 2, 249, 3, 5, 0, 252, 7, 1, 255,
+    3, 6, 254, 4, 2, 250,
+];
+
+/// Bias of [`tiny_fc_model`] (int32 little-endian, `[4]`): 10, -20, 30, -40.
+static TINY_FC_BIAS: [u8; 16] = [
+    10, 0, 0, 0, 236, 255, 255, 255, 30, 0, 0, 0, 216, 255, 255, 255,
+];
+
+/// A trivial model for measuring the fixed cost of one `infer` call (canonical-ABI copies,
+/// host marshalling, the executor's per-call set-up) rather than kernels: one int8
+/// FULLY_CONNECTED layer, input `[1, 8]` → output `[1, 4]` ([`TINY_FC_MACS`] MACs), no
+/// activation, per-tensor quantization (input scale 0.05, weights 0.02, bias their product,
+/// output 0.01, zero points 0).
+pub fn tiny_fc_model() -> edgeplug_model::Model<'static> {
+    use edgeplug_model::{
+        Activation, DType, FullyConnectedOptions, Model, OpKind, Operator, Quantization, Tensor,
+    };
+    let q = |s: f32| Some(Quantization::per_tensor(s, 0));
+    let (in_scale, w_scale) = (0.05f32, 0.02f32);
+    Model {
+        name: "tiny_fc".into(),
+        description: "one 8x4 int8 fully-connected layer (call-overhead benchmark)".into(),
+        tensors: vec![
+            Tensor::activation("input", DType::I8, &[1, 8], q(in_scale)),
+            Tensor {
+                data: Some(&TINY_FC_WEIGHTS),
+                ..Tensor::activation("fc/weights", DType::I8, &[4, 8], q(w_scale))
+            },
+            Tensor {
+                data: Some(&TINY_FC_BIAS),
+                ..Tensor::activation("fc/bias", DType::I32, &[4], q(in_scale * w_scale))
+            },
+            Tensor::activation("output", DType::I8, &[1, 4], q(0.01)),
+        ],
+        operators: vec![Operator {
+            kind: OpKind::FullyConnected(FullyConnectedOptions {
+                activation: Activation::None,
+                keep_num_dims: false,
+            }),
+            inputs: vec![0, 1, 2],
+            outputs: vec![3],
+        }],
+        inputs: vec![0],
+        outputs: vec![3],
+    }
+}
+
+/// The input [`tiny_fc_model`] is measured with (8 int8 values).
+pub const TINY_FC_INPUT: [u8; 8] = [1, 2, 3, 4, 252, 251, 250, 249];
+
+/// A throwaway signing key for benchmarks (derived from a fixed seed: never trust it
+/// outside a benchmark's temporary trust store).
+pub fn throwaway_key() -> edgeplug_signing::SecretKey {
+    edgeplug_signing::SecretKey::from_seed([0x5a; 32])
+}
+
+/// A trust store holding only `key`'s public key.
+///
+/// # Errors
+/// Never in practice (an empty store accepts one key).
+pub fn trust_only(key: &edgeplug_signing::SecretKey) -> Result<edgeplug::trust::TrustStore> {
+    let mut trust = edgeplug::trust::TrustStore::new();
+    trust.add_key(key.public_key(), "benchmark key")?;
+    Ok(trust)
+}
+
+/// `w`'s model packaged as a signed plugin (`edgeplug::package::package_plugin`: the shared
+/// runner, a manifest with the self-test measured on wasmtime, wasmi and natively) called
+/// `name`, version `1.0.<sequence>`, anti-rollback `sequence`, signed with `key`.
+///
+/// # Errors
+/// When the model cannot be read or packaged.
+pub fn signed_plugin(
+    w: &Workload,
+    name: &str,
+    sequence: u64,
+    key: &edgeplug_signing::SecretKey,
+) -> Result<Vec<u8>> {
+    let model = edgeplug::ModelFile::from_bytes(&w.tflite_path, w.tflite.clone())?;
+    let options = edgeplug::package::PackageOptions {
+        name: name.into(),
+        version: format!("1.0.{sequence}"),
+        sequence,
+        key: Some(key.clone()),
+        ..edgeplug::package::PackageOptions::default()
+    };
+    let packaged = edgeplug::package::package_plugin(&model, &options)
+        .with_context(|| format!("packaging {}", w.short))?;
+    Ok(packaged.bytes)
+}
+
+/// A private (mode `0700`) temporary directory, removed with its contents when dropped.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// Creates a new empty directory under the system temporary directory; `tag` is part
+    /// of its name.
+    ///
+    /// # Errors
+    /// When it cannot be created.
+    pub fn new(tag: &str) -> Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("edgeplug-bench-{tag}-{}-{n}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(ScratchDir(dir))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Total on-CPU time of this process's threads whose name starts with `prefix`, read
+/// from `/proc/self/task/*/schedstat` (nanoseconds, Linux with schedstats), else from
+/// `/proc/self/task/*/stat` (`utime + stime` in clock ticks, assumed 100 Hz). Threads that
+/// have exited are not counted. `None` when `/proc` cannot be read (not Linux).
+pub fn threads_cpu_time(prefix: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let task = entry.ok()?.path();
+        let Ok(comm) = std::fs::read_to_string(task.join("comm")) else {
+            continue; // exited meanwhile
+        };
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        let from_schedstat = std::fs::read_to_string(task.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .map(Duration::from_nanos);
+        let time = from_schedstat.or_else(|| {
+            let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+            // Fields after the parenthesized name; utime and stime are fields 14 and 15.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(Duration::from_millis(ticks * 10))
+        });
+        total += time.unwrap_or_default();
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +355,79 @@ mod tests {
         assert!(t.min <= t.median);
         let t = time_calls(|| (), 1, 3, Duration::from_secs(3600));
         assert_eq!(t.samples, 3, "max_samples bounds the loop");
+    }
+
+    #[test]
+    fn tiny_fc_model_matches_a_hand_computation() {
+        let model = tiny_fc_model();
+        assert_eq!(edgeplug_model::model_stats(&model).macs, TINY_FC_MACS);
+        let mut interp = edgeplug_model::Interpreter::new(&model).unwrap();
+        let mut out = [0u8; 4];
+        interp.invoke(&[&TINY_FC_INPUT], &mut [&mut out]).unwrap();
+        // Real arithmetic (MODELS.md: the multiplier is formed in double): out =
+        // round((x . w + b) * 0.05 * 0.02 / 0.01) with x, w int8 and zero points 0; no
+        // accumulator here lands near a rounding tie, so double rounding cannot differ.
+        let x: Vec<i32> = TINY_FC_INPUT.iter().map(|&v| i32::from(v as i8)).collect();
+        let bias = [10, -20, 30, -40];
+        for (o, got) in out.iter().enumerate() {
+            let acc: i32 = (0..8)
+                .map(|i| x[i] * i32::from(TINY_FC_WEIGHTS[o * 8 + i] as i8))
+                .sum::<i32>()
+                + bias[o];
+            let m = f64::from(0.05f32) * f64::from(0.02f32) / f64::from(0.01f32);
+            let real = f64::from(acc) * m;
+            assert!((real.fract().abs() - 0.5).abs() > 0.01, "tie at {acc}");
+            let want = real.round().clamp(-128.0, 127.0) as i8;
+            assert_eq!(*got as i8, want, "output {o} (accumulator {acc})");
+        }
+    }
+
+    #[test]
+    fn threads_cpu_time_counts_a_named_thread() {
+        if std::fs::read_dir("/proc/self/task").is_err() {
+            return; // not Linux
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("cpu-probe-x".into())
+            .spawn(move || {
+                let start = Instant::now();
+                let mut n = 0u64;
+                while start.elapsed() < Duration::from_millis(50) {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+                ready_tx.send(()).unwrap();
+                rx.recv().unwrap();
+                n
+            })
+            .unwrap();
+        ready_rx.recv().unwrap();
+        let busy = threads_cpu_time("cpu-probe-x").unwrap();
+        let none = threads_cpu_time("no-such-thread-name").unwrap();
+        tx.send(()).unwrap();
+        handle.join().unwrap();
+        assert!(
+            busy > Duration::ZERO,
+            "a thread that spun for 50 ms used no CPU"
+        );
+        assert_eq!(none, Duration::ZERO);
+    }
+
+    #[test]
+    fn scratch_dir_is_private_and_removed() {
+        let path = {
+            let d = ScratchDir::new("test").unwrap();
+            std::fs::write(d.path().join("f"), b"x").unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(d.path()).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o700);
+            }
+            d.path().to_path_buf()
+        };
+        assert!(!path.exists());
     }
 
     #[test]

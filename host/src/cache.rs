@@ -17,7 +17,8 @@
 //! the same entry at once each write their own temporary file and the last rename wins (both
 //! contents are equally valid). An entry that is truncated, has a flipped byte, carries
 //! another key or is refused by wasmtime is deleted and rebuilt, never loaded
-//! ([`CacheOutcome::Rebuilt`] says why).
+//! ([`CacheOutcome::Rebuilt`] says why). A temporary file left by a writer that was killed
+//! is deleted by the next [`CompileCache::open`] once it is older than [`STALE_TMP_AGE`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -34,6 +35,13 @@ const FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 4 + 4 + 32 + 32 + 8 + 32;
 /// Extension of entry files.
 const ENTRY_EXTENSION: &str = "epcc";
+/// Marks the temporary file of an entry being written: `.<entry name>.tmp-<pid>-<n>-<ns>`.
+const TMP_MARK: &str = ".tmp-";
+
+/// Age after which [`CompileCache::open`] deletes a temporary file left by an interrupted
+/// write. Younger ones are left alone: another process may be writing that entry right
+/// now (writing one takes well under a second).
+pub const STALE_TMP_AGE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// SHA-256 of `data`.
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
@@ -110,6 +118,10 @@ impl CompileCache {
     /// accessible to group or others (any of the mode bits `0077` set is refused, not
     /// changed) and, on Linux, owned by the user running this process.
     ///
+    /// Then it deletes the temporary files of interrupted writes (a process killed while
+    /// storing an entry) that are older than [`STALE_TMP_AGE`]; a file that cannot be
+    /// deleted only logs a warning.
+    ///
     /// Errors: [`CacheError::Io`] if it cannot be created or examined,
     /// [`CacheError::NotPrivate`] if it is not private.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, CacheError> {
@@ -161,7 +173,44 @@ impl CompileCache {
                 });
             }
         }
-        Ok(CompileCache { dir })
+        let cache = CompileCache { dir };
+        cache.remove_stale_tmp();
+        Ok(cache)
+    }
+
+    /// Deletes temporary files older than [`STALE_TMP_AGE`] (best effort).
+    fn remove_stale_tmp(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !(name.starts_with('.') && name.contains(TMP_MARK)) {
+                continue;
+            }
+            let stale = entry
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .is_some_and(|m| {
+                    m.modified()
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age >= STALE_TMP_AGE)
+                });
+            if !stale {
+                continue;
+            }
+            match fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %entry.path().display(), "removed the leftover of an interrupted compile cache write")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove the leftover of an interrupted compile cache write")
+                }
+            }
+        }
     }
 
     /// The cache directory.
@@ -251,7 +300,7 @@ impl CompileCache {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let tmp = self.dir.join(format!(
-            ".{}.tmp-{}-{}-{nanos}",
+            ".{}{TMP_MARK}{}-{}-{nanos}",
             path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)

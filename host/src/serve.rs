@@ -42,6 +42,10 @@ pub enum ServeError {
     /// The store could not be opened or read.
     #[error("plugin store: {0}")]
     Store(String),
+    /// The compile cache directory given in the configuration cannot be used (the default
+    /// one inside the store only logs a warning).
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -68,7 +72,7 @@ pub struct Server {
 
 impl Server {
     /// Opens the registry over `store` (loading every active version, verified and
-    /// self-tested), binds `config.listen` (port 0: any free port, see
+    /// self-tested, through the compile cache), binds `config.listen` (port 0: any free port, see
     /// [`addr`](Self::addr)), starts the pull channel and serves until shut down.
     pub fn start(
         config: GatewayConfig,
@@ -77,6 +81,11 @@ impl Server {
     ) -> Result<Server, ServeError> {
         if trust.is_empty() {
             return Err(ServeError::Trust(TrustError::NoTrustAnchor));
+        }
+        if config.cache && config.cache_dir.is_some() {
+            // An explicitly configured cache must work (a default one falls back to
+            // compiling, with a warning, in `Registry::open`).
+            config.open_compile_cache(store.path())?;
         }
         let listen = config.listen;
         let registry = Registry::open(store, trust, config, Arc::new(Metrics::default()))

@@ -10,6 +10,9 @@
 //! DIR/.tmp-*         leftovers of an interrupted write (removed on open)
 //! ```
 //!
+//! Anything else in `DIR` is not the store's and is left alone, for example the gateway's
+//! compile cache (`DIR/compile-cache` by default, see `edgeplug serve`).
+//!
 //! The state file is the only mutable file and records, per model name: every installed
 //! version (digest, semantic version, sequence, size, and whether it was rolled back from,
 //! "bad"), the active version, the previous version, and the highest sequence ever
@@ -55,6 +58,7 @@ use crate::engine::{EngineConfig, EngineKind};
 use crate::trust::{self, Policy, TrustError, TrustStore, Verification, hex};
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
+use edgeplug_signing::Manifest;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{ErrorKind, Read as _, Write as _};
@@ -541,6 +545,31 @@ impl Store {
         self.commit(&verified, bytes, false)
     }
 
+    /// Stages `bytes` like [`stage_with`](Self::stage_with), with the caller's own load
+    /// check instead of the store's: the store verifies the trusted signature, the
+    /// manifest and interface, the name, the bad mark and the anti-rollback floor (its own
+    /// and `options.min_sequence`; `options.engine_config` is not used), then calls
+    /// `check` with the version it would write and the verified manifest, and writes the
+    /// blob and the staged version only if `check` returns `Ok`. A caller that compiles and
+    /// self-tests the plugin itself (the daemon) so does it once, and keeps what `check`
+    /// built. `check` runs without the store's lock (it may take long): the floor and bad
+    /// mark are checked again, under the lock, before the commit.
+    ///
+    /// Errors: `check`'s error unchanged (then nothing was written); the store's errors
+    /// converted with `E::from`: as [`stage`](Self::stage).
+    pub fn stage_checked<T, E: From<StoreError>>(
+        &self,
+        bytes: &[u8],
+        trust: &TrustStore,
+        options: &InstallOptions,
+        check: impl FnOnce(&Installed, &Manifest) -> Result<T, E>,
+    ) -> Result<(Installed, T), E> {
+        let (verified, manifest, _floor) = self.precheck(bytes, trust, options)?;
+        let built = check(&verified.installed, &manifest)?;
+        let installed = self.commit(&verified, bytes, false)?;
+        Ok((installed, built))
+    }
+
     /// Makes the stored version `digest` (hex, as in [`Installed::digest`]) of model `name`
     /// active; the old active version becomes the previous one, and the floor rises to
     /// its sequence. Its bytes are hashed again first. Promoting the active version
@@ -784,23 +813,25 @@ impl Store {
         Ok(())
     }
 
-    /// Everything before the store is written: signature and manifest, name, bad mark and
-    /// floor (cheap, so a refused plugin is not compiled), then load and self-test.
-    fn verify(
+    /// The cheap checks, before anything is compiled or written: trusted signature,
+    /// manifest and interface (with `options.min_sequence`), the name, the bad mark and the
+    /// store's anti-rollback floor. Returns the version to write, the verified manifest and
+    /// the floor that applies.
+    fn precheck(
         &self,
         bytes: &[u8],
         trust: &TrustStore,
         options: &InstallOptions,
-    ) -> Result<Verified, StoreError> {
-        let refused = |source| StoreError::Refused {
-            store: self.path.clone(),
-            source,
-        };
+    ) -> Result<(Verified, Manifest, u64), StoreError> {
         let policy = Policy {
             min_sequence: options.min_sequence,
         };
-        let v = trust::verify_plugin(bytes, trust, &policy).map_err(refused)?;
-        let m = &v.manifest;
+        let v =
+            trust::verify_plugin(bytes, trust, &policy).map_err(|source| StoreError::Refused {
+                store: self.path.clone(),
+                source,
+            })?;
+        let m = v.manifest;
         self.check_name(&m.name)?;
         let digest = digest_hex(bytes);
         let record = VersionRecord {
@@ -811,6 +842,21 @@ impl Store {
         };
         let state = self.read_state()?;
         let floor = self.floor_of(&state, &m.name, &digest, &record)?;
+        let verified = Verified {
+            installed: installed(&m.name, &digest, &record),
+        };
+        Ok((verified, m, floor))
+    }
+
+    /// Everything before the store is written: [`precheck`](Self::precheck) (cheap, so a
+    /// refused plugin is not compiled), then load, model-info and self-test on wasmtime.
+    fn verify(
+        &self,
+        bytes: &[u8],
+        trust: &TrustStore,
+        options: &InstallOptions,
+    ) -> Result<Verified, StoreError> {
+        let (verified, m, floor) = self.precheck(bytes, trust, options)?;
         let label = format!("{}/{} {}", self.path.display(), m.name, m.version);
         let policy = Policy {
             min_sequence: Some(floor.max(options.min_sequence.unwrap_or(0))),
@@ -822,10 +868,11 @@ impl Store {
             Verification::Required(trust, policy),
             &options.engine_config,
         )
-        .map_err(refused)?;
-        Ok(Verified {
-            installed: installed(&m.name, &digest, &record),
-        })
+        .map_err(|source| StoreError::Refused {
+            store: self.path.clone(),
+            source,
+        })?;
+        Ok(verified)
     }
 
     /// The floor of model `name` in `state`, after refusing a version marked bad or below

@@ -28,6 +28,14 @@ pub enum Error {
     },
     /// wasmi rejected the core module (invalid Wasm or an unsupported proposal).
     Compile(String),
+    /// The plugin's code uses WebAssembly SIMD (`simd128`: built with `-C
+    /// target-feature=+simd128`), and this host was built without wasmi's SIMD support
+    /// (`edgeplug-mcu`'s `simd` feature).
+    SimdNotEnabled {
+        /// Offset in the core module where wasmi's decoder stopped: the first SIMD
+        /// instruction, or near the first `v128` type.
+        offset: usize,
+    },
     /// Instantiation failed (import type mismatch, memory over the limit, start trapped).
     Instantiate(String),
     /// The plugin trapped (including a trap raised by this host while lifting a host
@@ -71,6 +79,12 @@ impl fmt::Display for Error {
                 )
             }
             Error::Compile(e) => write!(f, "invalid plugin code: {e}"),
+            Error::SimdNotEnabled { offset } => write!(
+                f,
+                "the plugin uses WebAssembly SIMD (simd128; first at offset {offset:#x} of its core module), \
+                 which this host was built without: use a plugin built without +simd128, \
+                 or a host built with edgeplug-mcu's `simd` feature"
+            ),
             Error::Instantiate(e) => write!(f, "cannot instantiate the plugin: {e}"),
             Error::Trap(e) => write!(f, "the plugin trapped: {e}"),
             Error::OutOfFuel => f.write_str("the plugin ran out of fuel"),

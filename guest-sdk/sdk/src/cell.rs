@@ -65,3 +65,59 @@ impl<T> TryCell<T> {
         Ok(f(value))
     }
 }
+
+/// Plugin state that is loaded on first use and kept for the instance's life: a
+/// [`TryCell`] holding `Option<T>`, with the load-then-use step every plugin needs.
+///
+/// ```
+/// use edgeplug_guest::{Error, LazyState};
+///
+/// static STATE: LazyState<Vec<u8>> = LazyState::new();
+///
+/// fn load() -> Result<Vec<u8>, Error> {
+///     Ok(vec![1, 2, 3])
+/// }
+///
+/// let len = STATE.with(load, |s| Ok(s.len())).unwrap();
+/// assert_eq!(len, 3);
+/// ```
+pub struct LazyState<T> {
+    cell: TryCell<Option<T>>,
+}
+
+impl<T> LazyState<T> {
+    /// An empty state: the first [`with`](Self::with) loads it.
+    pub const fn new() -> Self {
+        LazyState {
+            cell: TryCell::new(None),
+        }
+    }
+
+    /// Runs `f` on the state, calling `load` first if nothing is loaded yet. A failed load
+    /// leaves the state empty (the next call tries again) and returns `load`'s error; a
+    /// re-entrant call returns an [`ErrorCode::Internal`](crate::ErrorCode::Internal)
+    /// error naming [`Busy`].
+    pub fn with<R>(
+        &self,
+        load: impl FnOnce() -> Result<T, crate::Error>,
+        f: impl FnOnce(&mut T) -> Result<R, crate::Error>,
+    ) -> Result<R, crate::Error> {
+        self.cell
+            .with(|state| match state {
+                Some(s) => f(s),
+                None => f(state.insert(load()?)),
+            })
+            .map_err(|busy| {
+                crate::error(
+                    crate::ErrorCode::Internal,
+                    alloc::string::ToString::to_string(&busy),
+                )
+            })?
+    }
+}
+
+impl<T> Default for LazyState<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -73,7 +73,7 @@ pub use bindings::edgeplug::ml::host::Level;
 pub use bindings::exports::edgeplug::ml::inference::{
     ElementType, Error, ErrorCode, ModelInfo, Quantization, Tensor, TensorSpec,
 };
-pub use cell::{Busy, TryCell};
+pub use cell::{Busy, LazyState, TryCell};
 pub use convert::{element_type, model_error, tensor_spec};
 pub use edgeplug_model;
 pub use loaded::LoadedModel;
@@ -143,5 +143,21 @@ pub fn error(code: ErrorCode, message: impl Into<String>) -> Error {
     Error {
         code,
         message: message.into(),
+    }
+}
+
+/// The [`ModelInfo`] a plugin reports from `info` when its model cannot be loaded: named
+/// `"<invalid model>"`, no inputs, outputs or labels, and `load_error`'s message as its
+/// version (`info` has no error channel; `infer` reports the same failure as an error, and
+/// hosts refuse a plugin without inputs).
+pub fn invalid_model_info(load_error: Error) -> ModelInfo {
+    ModelInfo {
+        name: "<invalid model>".into(),
+        version: load_error.message,
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        labels: Vec::new(),
+        arena_bytes: 0,
+        memory_bytes: 0,
     }
 }

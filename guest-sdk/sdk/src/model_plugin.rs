@@ -1,7 +1,9 @@
 //! [`ModelPlugin`]: a plugin that runs one `.epm` model.
 
 use crate::convert::{element_size, element_type, element_type_name, model_error, tensor_spec};
-use crate::{Error, ErrorCode, ModelInfo, Plugin, Tensor, TensorSpec, TryCell, error};
+use crate::{
+    Error, ErrorCode, ModelInfo, Plugin, Tensor, TensorSpec, TryCell, error, invalid_model_info,
+};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
@@ -216,15 +218,7 @@ impl<M: ModelPlugin> Plugin for M {
     /// version carries the error message (`info` has no error channel; `infer` reports the
     /// same failure as an error).
     fn info() -> ModelInfo {
-        with_loaded::<M, _>(|loaded| Ok(loaded.info.clone())).unwrap_or_else(|e| ModelInfo {
-            name: "<invalid model>".into(),
-            version: e.message,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            labels: Vec::new(),
-            arena_bytes: 0,
-            memory_bytes: 0,
-        })
+        with_loaded::<M, _>(|loaded| Ok(loaded.info.clone())).unwrap_or_else(invalid_model_info)
     }
 
     fn infer(inputs: Vec<Tensor>) -> Result<Vec<Tensor>, Error> {

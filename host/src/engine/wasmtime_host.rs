@@ -475,6 +475,12 @@ impl CompiledPlugin {
         &self.cache_outcome
     }
 
+    /// The instance allocator of the engine this plugin was compiled for (its instances
+    /// come from it).
+    pub fn allocator(&self) -> &Allocator {
+        &self.shared.allocator
+    }
+
     /// The same compiled code with other per-instance limits (`config.fuel`,
     /// `config.deadline`, `config.max_memory_bytes`, `config.max_output_bytes`), for
     /// example a manifest's fuel budget. `config` must select the same engine (fuel and

@@ -1,6 +1,7 @@
 //! The daemon's configuration: a TOML file (`--config FILE`) with defaults for everything,
 //! overridden by command-line flags. `host/GATEWAY.md` documents every key with an example.
 
+use crate::cache::{CacheError, CompileCache};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,20 @@ pub struct GatewayConfig {
     pub body: BodyLimits,
     /// The pull channel (directory and/or URL polled for newer signed versions).
     pub watch: Watch,
+    /// Whether plugins are compiled through the compile cache ([`crate::cache`]). Default
+    /// `true`.
+    pub cache: bool,
+    /// The compile cache directory (created mode `0700` if missing; it must be private:
+    /// [`CompileCache::open`](crate::cache::CompileCache::open)). `None`:
+    /// [`DEFAULT_CACHE_DIR`] inside the store directory. Ignored when
+    /// [`cache`](Self::cache) is `false`.
+    pub cache_dir: Option<PathBuf>,
 }
+
+/// The compile cache's directory inside the store directory when
+/// [`GatewayConfig::cache_dir`] is not set. The store leaves it alone (it is not part of
+/// the store's state).
+pub const DEFAULT_CACHE_DIR: &str = "compile-cache";
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -42,6 +56,8 @@ impl Default for GatewayConfig {
             probation: Probation::default(),
             body: BodyLimits::default(),
             watch: Watch::default(),
+            cache: true,
+            cache_dir: None,
         }
     }
 }
@@ -50,6 +66,29 @@ impl GatewayConfig {
     /// Parses a TOML configuration (see `host/GATEWAY.md`). Errors name the key and line.
     pub fn from_toml(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
+    }
+
+    /// The compile cache directory for a store in `store_dir`: `None` when the cache is
+    /// off, else [`cache_dir`](Self::cache_dir) or `store_dir/`[`DEFAULT_CACHE_DIR`].
+    pub fn compile_cache_dir(&self, store_dir: &Path) -> Option<PathBuf> {
+        if !self.cache {
+            return None;
+        }
+        Some(
+            self.cache_dir
+                .clone()
+                .unwrap_or_else(|| store_dir.join(DEFAULT_CACHE_DIR)),
+        )
+    }
+
+    /// Opens the compile cache for a store in `store_dir` ([`compile_cache_dir`](
+    /// Self::compile_cache_dir)); `Ok(None)` when the cache is off.
+    ///
+    /// Errors: as [`CompileCache::open`] (cannot create or examine it, not private).
+    pub fn open_compile_cache(&self, store_dir: &Path) -> Result<Option<CompileCache>, CacheError> {
+        self.compile_cache_dir(store_dir)
+            .map(CompileCache::open)
+            .transpose()
     }
 
     /// Reads and parses the TOML file at `path`; errors name the file.
@@ -91,6 +130,14 @@ pub struct Limits {
     pub max_concurrency: usize,
     /// Idle instances kept per version for reuse. Default 4.
     pub instance_pool: usize,
+    /// Use wasmtime's pooling instance allocator with room for this many instances at
+    /// once, shared by every plugin of one engine configuration (fast instantiation,
+    /// address space reserved up front: about `max_memory_bytes` plus wasmtime's guard
+    /// regions per slot). Default 256; 0: the on-demand allocator. Size it above models × (2 ×
+    /// `instance_pool` + 1) + `max_concurrency`: an instantiation on a full pool fails (a
+    /// request answers 500 `instantiate`, an install `load`). If the pool cannot be
+    /// reserved the engine falls back to the on-demand allocator with a warning.
+    pub pool_instances: u32,
 }
 
 impl Default for Limits {
@@ -102,6 +149,7 @@ impl Default for Limits {
             fuel: None,
             max_concurrency: 0,
             instance_pool: 4,
+            pool_instances: 256,
         }
     }
 }
@@ -212,6 +260,13 @@ pub struct ServeArgs {
     /// Log format (verbosity: RUST_LOG, default info).
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// The compile cache directory (default: compile-cache inside the store; must be
+    /// private, created mode 0700).
+    #[arg(long = "cache", value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every plugin on every load (no compile cache).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 impl ServeArgs {
@@ -239,6 +294,13 @@ impl ServeArgs {
         }
         if let Some(format) = self.log_format {
             config.log_format = format;
+        }
+        if let Some(dir) = &self.cache_dir {
+            config.cache = true;
+            config.cache_dir = Some(dir.clone());
+        }
+        if self.no_cache {
+            config.cache = false;
         }
         if config.store.is_none() {
             return Err("no plugin store: give --store DIR or `store` in the config".into());

@@ -6,16 +6,18 @@
 //! every request that starts after the swap runs on the new one. Nothing is dropped.
 //!
 //! Installing (`PUT`, the pull channel) goes: signature, layer, manifest
-//! ([`verify_plugin`]) → the URL's name must be the manifest's → the store stages it
-//! (anti-rollback against the persisted floor) → compile and instantiate → `model-info` and
-//! the self-test ([`check_plugin`]) → the store promotes it → swap. A failure at any step
-//! leaves the active version serving. After a promotion the new version is on **probation**
-//! (see [`Probation`]): a failed inference is retried once on the previous version (the
-//! client sees the previous version's answer), and too many failures roll back
-//! automatically (the store too).
+//! ([`verify_plugin`]) → the URL's name must be the manifest's → the store checks the bad
+//! mark and the anti-rollback floor and, inside [`Store::stage_checked`], the one compile
+//! (through the [`CompileCache`]) and instantiation, `model-info` and the self-test
+//! ([`check_plugin`]) run; only then does the store write the staged version → the store
+//! promotes it → swap. A failure at any step leaves the active version serving. After a
+//! promotion the new version is on **probation** (see [`Probation`]): a failed inference is
+//! retried once on the previous version (the client sees the previous version's answer),
+//! and too many failures roll back automatically (the store too).
 
 use super::config::{GatewayConfig, Probation};
 use super::metrics::{Metrics, ModelMetrics};
+use crate::cache::{CacheOutcome, CompileCache};
 use crate::engine::{
     EngineConfig, EngineKind, ModelInfo, PluginError, PluginErrorKind, PluginInstance, Tensor,
     TensorRef, WasmtimeEngine,
@@ -91,6 +93,16 @@ impl Version {
     /// The digest (SHA-256 of the plugin file) in lower-case hex.
     pub fn digest_hex(&self) -> &str {
         &self.stored.digest
+    }
+
+    /// The instance allocator of the engine this version was compiled for.
+    pub fn allocator(&self) -> &crate::engine::Allocator {
+        self.compiled.allocator()
+    }
+
+    /// What the compile cache did when this version was loaded.
+    pub fn cache_outcome(&self) -> &CacheOutcome {
+        self.compiled.cache_outcome()
     }
 
     /// Whether the version is still on probation.
@@ -209,6 +221,16 @@ pub fn error_kind(kind: &PluginErrorKind) -> &'static str {
     }
 }
 
+/// `hit`, `miss`, `rebuilt` or `off`, for log lines.
+fn cache_label(outcome: &CacheOutcome) -> &'static str {
+    match outcome {
+        CacheOutcome::Hit => "hit",
+        CacheOutcome::Miss => "miss",
+        CacheOutcome::Rebuilt { .. } => "rebuilt",
+        CacheOutcome::Uncached => "off",
+    }
+}
+
 /// One model: its active version and what the swap needs.
 pub struct ModelSlot {
     /// The model's name.
@@ -245,6 +267,12 @@ impl std::fmt::Display for InstallError {
 }
 
 impl std::error::Error for InstallError {}
+
+impl From<StoreError> for InstallError {
+    fn from(e: StoreError) -> Self {
+        InstallError::from_store(e)
+    }
+}
 
 impl InstallError {
     fn new(check: &'static str, message: impl Into<String>) -> Self {
@@ -301,24 +329,45 @@ pub struct Registry {
     trust: TrustStore,
     config: GatewayConfig,
     metrics: Arc<Metrics>,
+    cache: Option<CompileCache>,
 }
 
 impl Registry {
     /// A registry over `store`, loading every model the store has an active version of
     /// (verified and self-tested again: the store's bytes are not trusted blindly). A model
     /// whose active version no longer loads is logged and left out.
+    ///
+    /// Plugins are compiled through the compile cache of `config`
+    /// ([`GatewayConfig::open_compile_cache`], relative to the store's directory), so a
+    /// restart only deserializes what was compiled before; a cache that cannot be opened
+    /// is logged and the registry compiles without one.
     pub fn open(
         store: Arc<Store>,
         trust: TrustStore,
         config: GatewayConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, StoreError> {
+        let cache = match config.open_compile_cache(store.path()) {
+            Ok(Some(cache)) => {
+                tracing::info!(dir = %cache.dir().display(), "compile cache");
+                Some(cache)
+            }
+            Ok(None) => {
+                tracing::info!("compile cache off: every load compiles");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "compile cache unusable: every load compiles");
+                None
+            }
+        };
         let registry = Arc::new(Registry {
             models: RwLock::new(BTreeMap::new()),
             store,
             trust,
             config,
             metrics,
+            cache,
         });
         let names: Vec<String> = registry
             .store
@@ -351,6 +400,11 @@ impl Registry {
     /// The daemon's configuration.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// The compile cache plugins are compiled through, if any.
+    pub fn compile_cache(&self) -> Option<&CompileCache> {
+        self.cache.as_ref()
     }
 
     /// The metrics.
@@ -408,7 +462,7 @@ impl Registry {
             fuel: fuel_budget(manifest, EngineKind::Wasmtime).or(limits.fuel),
             deadline: (limits.deadline_ms > 0).then(|| limits.deadline()),
             max_output_bytes: limits.max_output_bytes,
-            ..EngineConfig::default()
+            pool_instances: (limits.pool_instances > 0).then_some(limits.pool_instances),
         }
     }
 
@@ -426,6 +480,8 @@ impl Registry {
         self.compile_version(stored, manifest, bytes)
     }
 
+    /// Compiles `bytes` (through the compile cache), instantiates it and runs the
+    /// `model-info` check and the self-test: the one load path of the daemon.
     fn compile_version(
         &self,
         stored: Installed,
@@ -435,9 +491,28 @@ impl Registry {
         let label = format!("{}@{}", stored.name, stored.version);
         let engine = WasmtimeEngine::new(&self.engine_config(&manifest))
             .map_err(|e| InstallError::new("load", PluginError::new(&label, e).to_string()))?;
+        let started = Instant::now();
         let compiled = engine
-            .compile(&label, bytes)
+            .compile_cached(&label, bytes, self.cache.as_ref())
             .map_err(|e| InstallError::new("load", e.to_string()))?;
+        let compile_ms = started.elapsed().as_millis() as u64;
+        match compiled.cache_outcome() {
+            CacheOutcome::Rebuilt { reason } => tracing::warn!(
+                model = %stored.name,
+                version = %stored.version,
+                cache = "rebuilt",
+                %reason,
+                compile_ms,
+                "compiled (invalid cache entry replaced)"
+            ),
+            outcome => tracing::info!(
+                model = %stored.name,
+                version = %stored.version,
+                cache = cache_label(outcome),
+                compile_ms,
+                "compiled"
+            ),
+        }
         let mut instance = PluginInstance::Wasmtime(
             compiled
                 .instantiate()
@@ -480,6 +555,7 @@ impl Registry {
         expected_name: Option<&str>,
         bytes: &[u8],
     ) -> Result<Arc<Version>, InstallError> {
+        let started = Instant::now();
         let verified = verify_plugin(bytes, &self.trust, &Policy::default())
             .map_err(|e| InstallError::from_trust(&e))?;
         let manifest = verified.manifest;
@@ -505,19 +581,19 @@ impl Registry {
                 return Ok(active);
             }
         }
-        let options = InstallOptions {
-            engine_config: self.engine_config(&manifest),
-            ..InstallOptions::default()
-        };
-        let staged = self
-            .store
-            .stage_with(bytes, &self.trust, &options)
-            .map_err(InstallError::from_store)?;
-        let started = Instant::now();
-        let version = Arc::new(self.compile_version(staged, manifest, bytes)?);
+        // The store checks signature, name, bad mark and floor, then this one compile
+        // (through the cache) and self-test, then writes the staged version.
+        let options = InstallOptions::default();
+        let (_, version) =
+            self.store
+                .stage_checked(bytes, &self.trust, &options, |staged, manifest| {
+                    self.compile_version(staged.clone(), manifest.clone(), bytes)
+                })?;
+        let version = Arc::new(version);
         self.store
             .promote(&version.stored.name, &version.stored.digest)
             .map_err(InstallError::from_store)?;
+        let install_ms = started.elapsed().as_millis() as u64;
         match existing {
             Some(slot) => {
                 let old = slot.active.load_full();
@@ -531,13 +607,17 @@ impl Registry {
                     });
                 }
                 slot.active.store(version.clone());
+                // The replaced version only serves requests already running on it and
+                // probation retries: its idle instances go (with a pooling allocator they
+                // hold slots of the shared pool); it makes fresh ones if it needs any.
+                lock(&old.pool).clear();
                 *lock(&slot.previous) = Some(old.clone());
                 slot.metrics.swap();
                 tracing::info!(
                     model = %slot.name,
                     from = %old.describe(),
                     to = %version.describe(),
-                    install_ms = started.elapsed().as_millis() as u64,
+                    install_ms,
                     "promoted (on probation)"
                 );
             }
@@ -548,7 +628,7 @@ impl Registry {
                     slot.active.store(version.clone());
                 }
                 slot.metrics.swap();
-                tracing::info!(model = %slot.name, version = %version.describe(), "installed");
+                tracing::info!(model = %slot.name, version = %version.describe(), install_ms, "installed");
             }
         }
         Ok(version)

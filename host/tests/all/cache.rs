@@ -343,3 +343,54 @@ fn a_directory_others_can_write_is_refused() {
     std::fs::write(&file, b"x").unwrap();
     assert!(CompileCache::open(&file).is_err());
 }
+
+#[test]
+fn open_removes_stale_temporary_files_of_interrupted_writes_only() {
+    let dir = tmpdir("cache-leftovers").join("cache");
+    let cache = CompileCache::open(&dir).unwrap();
+    let bytes = demo_plugin();
+    let engine = WasmtimeEngine::new(&EngineConfig::default()).unwrap();
+    let entry = entry(&cache, &engine, &bytes);
+    let entry_name = entry.file_name().unwrap().to_str().unwrap().to_string();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let write = |name: &str, old: bool| {
+        let path = dir.join(name);
+        let f = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &f, b"half an entry").unwrap();
+        if old {
+            f.set_modified(hour_ago).unwrap();
+        }
+        path
+    };
+    // What a writer killed an hour ago left (the name `CompileCache` gives its temporary
+    // files), one being written right now by another process, an old entry and an old file
+    // that is not the cache's.
+    let stale = write(&format!(".{entry_name}.tmp-4242-0-123456789"), true);
+    let fresh = write(&format!(".{entry_name}.tmp-4243-0-987654321"), false);
+    let old_entry = write(&entry_name, true);
+    let other = write("README", true);
+    assert!(
+        stale
+            .metadata()
+            .unwrap()
+            .modified()
+            .unwrap()
+            .elapsed()
+            .unwrap()
+            >= edgeplug::cache::STALE_TMP_AGE
+    );
+    CompileCache::open(&dir).unwrap();
+    assert!(!stale.exists(), "the stale temporary file is still there");
+    for kept in [&fresh, &old_entry, &other] {
+        assert!(kept.exists(), "{kept:?} was removed");
+    }
+    // The old entry is garbage: it is rebuilt, not loaded.
+    let compiled = engine
+        .compile_cached("demo.wasm", &bytes, Some(&cache))
+        .unwrap();
+    assert!(
+        matches!(compiled.cache_outcome(), CacheOutcome::Rebuilt { .. }),
+        "{:?}",
+        compiled.cache_outcome()
+    );
+}

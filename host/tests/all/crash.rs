@@ -353,3 +353,290 @@ fn sigkill_at_random_times_during_installs_and_rollbacks() {
     assert!(killed > 0, "no child was killed");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+// ---------------------------------------------------------------------------------------
+// The daemon killed while it installs
+
+/// A running `edgeplug serve` child process and its address.
+struct Daemon {
+    child: std::process::Child,
+    /// `http://ADDR`.
+    base: String,
+    /// Every stderr line so far (drained by a thread, so the child never blocks on it).
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Starts `edgeplug serve` on `127.0.0.1:0` over `store` and waits (at most 60 s) for
+    /// its "listening on" line.
+    fn start(store: &Path, public: &Path) -> Daemon {
+        use std::io::BufRead as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgeplug"))
+            .args(["serve", "--store", p(store), "--trust", p(public)])
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .env_remove(CRASH_AT_ENV)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("edgeplug serve: listening on ") {
+                    let _ = tx.send(addr.to_string());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the daemon did not start: {:?}",
+                    log.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Daemon { child, base, log }
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL, then reaps the child.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP exchange; `None` when the connection failed (the daemon was killed).
+fn exchange(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: &[u8],
+) -> Option<(u16, ureq::http::HeaderMap, Vec<u8>)> {
+    let r = match method {
+        "PUT" => agent.put(url).send(body),
+        "POST" => agent.post(url).send(body),
+        _ => agent.get(url).call(),
+    };
+    let mut r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            println!("{method} {url}: {e}");
+            return None;
+        }
+    };
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let body = r.body_mut().read_to_vec().ok()?;
+    Some((status, headers, body))
+}
+
+#[test]
+fn sigkill_of_the_daemon_during_puts_keeps_the_store_and_the_active_version_sound() {
+    use crate::serve::{Behaviour, key, wat_plugin};
+    const MODEL: &str = "crashy";
+    const ITERATIONS: u64 = 20;
+    let base = tmpdir("crash-serve");
+    let store = base.join("store");
+    let public = base.join("key.pub");
+    std::fs::write(&public, key().public_key().to_bytes()).unwrap();
+    let mut trust = edgeplug::trust::TrustStore::new();
+    trust.add_key(key().public_key(), "crash test key").unwrap();
+    // Version k has sequence k and answers [k; 4].
+    let plugin = |k: u64| {
+        wat_plugin(
+            MODEL,
+            &format!("{k}.0.0"),
+            k,
+            [k as u8; 4],
+            Behaviour::Good,
+            false,
+        )
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+
+    let mut rng = Rng(0xdead_5e7e_0c4a_54e5);
+    let (mut highest, mut put_time, mut killed_puts) = (0u64, None::<u64>, 0);
+    let (mut acked_total, mut torn, mut torn_cache) = (0, 0, 0);
+    // The store's active version after the last kill: what the restart must serve.
+    let mut expected_digest = None::<String>;
+    let deadline = Instant::now() + Duration::from_secs(150);
+    for i in 0..ITERATIONS {
+        if Instant::now() > deadline {
+            break;
+        }
+        let daemon = Daemon::start(&store, &public);
+        let url = format!("{}/v1/models/{MODEL}", daemon.base);
+        // After a restart: the active version is served, answers, and is the store's; its
+        // compile cache entry was complete before the store named it, so it loads from the
+        // cache.
+        if highest > 0 {
+            let log = daemon.log_text();
+            assert!(
+                log.lines()
+                    .any(|l| l.contains("\"compiled\"") && l.contains("\"cache\":\"hit\"")),
+                "iteration {i}: the restart did not load from the cache: {log}"
+            );
+            let (status, _, body) = exchange(&agent, "GET", &url, b"").expect("daemon answers");
+            assert_eq!(status, 200, "iteration {i}: {}", daemon.log_text());
+            let info: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let sequence = info["sequence"].as_u64().unwrap();
+            let (status, headers2, body) =
+                exchange(&agent, "POST", &format!("{url}/infer"), &[1, 2, 3, 4]).unwrap();
+            assert_eq!(status, 200, "iteration {i}: {}", daemon.log_text());
+            assert_eq!(body, vec![sequence as u8; 4], "iteration {i}");
+            let digest = |h: &ureq::http::HeaderMap| {
+                h.get("x-edgeplug-digest")
+                    .map(|v| v.to_str().unwrap().to_string())
+            };
+            assert_eq!(digest(&headers2), info["digest"].as_str().map(String::from));
+            assert_eq!(digest(&headers2), expected_digest, "iteration {i}");
+            assert!(
+                sequence <= highest,
+                "iteration {i}: serving {sequence} above the floor {highest}"
+            );
+        }
+        // PUT the next versions until the daemon is killed; now and then an older one
+        // (refused).
+        let first = highest + 1;
+        let putter = {
+            let agent = agent.clone();
+            let url = url.clone();
+            let plugins: Vec<(u64, Vec<u8>)> = (0..6)
+                .map(|j| {
+                    let k = if j == 3 && first > 1 {
+                        first - 1
+                    } else {
+                        first + j
+                    };
+                    (k, plugin(k))
+                })
+                .collect();
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let mut durations = Vec::new();
+                for (k, bytes) in plugins {
+                    let started = Instant::now();
+                    let Some((status, _, body)) = exchange(&agent, "PUT", &url, &bytes) else {
+                        return (acked, durations, true);
+                    };
+                    durations.push(started.elapsed().as_micros() as u64);
+                    match status {
+                        200 => acked.push(k),
+                        409 => {}
+                        _ => panic!("PUT of {k}: {status} {}", String::from_utf8_lossy(&body)),
+                    }
+                }
+                (acked, durations, false)
+            })
+        };
+        // SIGKILL somewhere in the PUTs; the first iteration measures a PUT instead (its
+        // daemon is killed after them).
+        let (acked, durations, interrupted) = match put_time {
+            Some(t) => {
+                std::thread::sleep(Duration::from_micros(rng.below(t * 5)));
+                daemon.kill();
+                putter.join().unwrap()
+            }
+            None => {
+                let done = putter.join().unwrap();
+                daemon.kill();
+                assert!(!done.2 && !done.0.is_empty(), "the calibration PUTs failed");
+                done
+            }
+        };
+        if put_time.is_none() {
+            put_time = durations.iter().copied().max();
+        }
+        if interrupted {
+            killed_puts += 1;
+        }
+        acked_total += acked.len();
+        if torn_write(&store) {
+            torn += 1;
+        }
+        let cache_dir = store.join(edgeplug::serve::config::DEFAULT_CACHE_DIR);
+        if std::fs::read_dir(&cache_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        {
+            torn_cache += 1;
+        }
+        // The store after the kill: `edgeplug store check` passes, the floor never falls
+        // and covers every acknowledged PUT, the active version verifies.
+        let out = command(&["store", "check", "--store", p(&store)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "iteration {i}: store check: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s = Store::open(&store).unwrap();
+        let list = s.list().unwrap();
+        let Some(m) = list.first() else {
+            assert!(
+                acked.is_empty(),
+                "iteration {i}: an acknowledged PUT was lost"
+            );
+            continue;
+        };
+        assert!(
+            m.highest_sequence >= highest,
+            "iteration {i}: the floor fell from {highest} to {}",
+            m.highest_sequence
+        );
+        let active = m.active.as_ref().expect("an active version");
+        if let Some(&last) = acked.iter().max() {
+            assert!(
+                m.highest_sequence >= last && active.sequence >= last,
+                "iteration {i}: PUT {last} was acknowledged, the store has {active:?} (floor {})",
+                m.highest_sequence
+            );
+        }
+        let (_, bytes) = s.active(MODEL).unwrap().unwrap();
+        let v = verify_plugin(&bytes, &trust, &Policy::default())
+            .unwrap_or_else(|e| panic!("iteration {i}: active version: {e}"));
+        assert_eq!(v.manifest.sequence, active.sequence);
+        highest = m.highest_sequence;
+        expected_digest = Some(active.digest.clone());
+    }
+    // The last restart serves the active version.
+    let active = Store::open(&store)
+        .unwrap()
+        .active(MODEL)
+        .unwrap()
+        .unwrap()
+        .0;
+    let daemon = Daemon::start(&store, &public);
+    let url = format!("{}/v1/models/{MODEL}/infer", daemon.base);
+    let (status, _, body) = exchange(&agent, "POST", &url, &[1, 2, 3, 4]).unwrap();
+    assert_eq!(status, 200, "{}", daemon.log_text());
+    assert_eq!(body, vec![active.sequence as u8; 4]);
+    let log = daemon.log_text();
+    assert!(!log.contains("does not load"), "{log}");
+    daemon.kill();
+    println!(
+        "daemon: {killed_puts} PUTs interrupted by SIGKILL ({torn} in a store write, {torn_cache} in a cache write), {acked_total} acknowledged; floor {highest}; one PUT: {put_time:?} us"
+    );
+    assert!(killed_puts > 0, "no PUT was interrupted");
+    let _ = std::fs::remove_dir_all(&base);
+}

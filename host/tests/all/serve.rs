@@ -33,7 +33,7 @@ const DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo");
 /// The self-test input of every WAT test plugin.
 const SELF_TEST_INPUT: [u8; 4] = [9, 9, 9, 9];
 
-fn key() -> SecretKey {
+pub(crate) fn key() -> SecretKey {
     SecretKey::from_seed([42; 32])
 }
 
@@ -112,7 +112,7 @@ fn image(name: &str, version: &str, out: [u8; 4]) -> Vec<u8> {
 
 /// What a WAT plugin does on an input other than the self-test's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     /// Answers like for the self-test input.
     Good,
     /// Traps (`unreachable`).
@@ -226,7 +226,7 @@ fn wat_manifest(
 
 /// A signed WAT plugin answering `out`. With `lie`, its manifest expects other self-test
 /// outputs than it produces (its self-test fails).
-fn wat_plugin(
+pub(crate) fn wat_plugin(
     name: &str,
     version: &str,
     sequence: u64,
@@ -932,6 +932,207 @@ fn load_test_hot_swaps_under_traffic_without_failing_a_request() {
          PUT latency median {:?}, max {:?}",
         swap_times[swap_times.len() / 2],
         swap_times[swap_times.len() - 1]
+    );
+    server.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn puts_and_restarts_compile_through_the_cache_in_the_store() {
+    let dir = tmpdir("serve-cache");
+    let store_dir = dir.join("store");
+    let v1 = wat_plugin("cached", "1.0.0", 1, [1, 1, 1, 1], Behaviour::Good, false);
+    let v2 = wat_plugin("cached", "2.0.0", 2, [2, 2, 2, 2], Behaviour::Good, false);
+    let liar = wat_plugin("cached", "3.0.0", 3, [3, 3, 3, 3], Behaviour::Good, true);
+    let outcome = |server: &Server| {
+        server
+            .registry()
+            .get("cached")
+            .expect("served")
+            .active()
+            .cache_outcome()
+            .clone()
+    };
+    {
+        let server = start(config(), &dir);
+        let cache = server
+            .registry()
+            .compile_cache()
+            .expect("cache on by default");
+        assert_eq!(
+            cache.dir(),
+            store_dir.join(edgeplug::serve::config::DEFAULT_CACHE_DIR)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(cache.dir()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+        }
+        let c = Client::new(&server);
+        for plugin in [&v1, &v2] {
+            let r = c.install("cached", plugin);
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            // Compiled once, by the PUT, and stored in the cache.
+            assert_eq!(outcome(&server), edgeplug::cache::CacheOutcome::Miss);
+        }
+        // A version whose self-test fails is refused and leaves no staged version.
+        let r = c.install("cached", &liar);
+        assert_eq!((r.status, error_check(&r).as_str()), (422, "self-test"));
+        assert_eq!(c.active_version("cached"), "2.0.0");
+        let entries = std::fs::read_dir(cache.dir()).unwrap().count();
+        assert_eq!(entries, 3, "one entry per compiled plugin");
+        server.shutdown().unwrap();
+    }
+    // The store ignores the cache directory inside it: it opens, checks, and recorded
+    // only the two good versions.
+    let store = Store::open(&store_dir).unwrap();
+    assert_eq!(store.check().unwrap(), 2);
+    drop(store);
+
+    // A restart deserializes the active version instead of compiling it.
+    let server = start(config(), &dir);
+    assert_eq!(outcome(&server), edgeplug::cache::CacheOutcome::Hit);
+    let c = Client::new(&server);
+    let r = c.infer("cached", &[1, 2, 3, 4]);
+    assert_eq!((r.status, r.body.as_slice()), (200, &[2u8, 2, 2, 2][..]));
+    server.shutdown().unwrap();
+
+    // A corrupted entry is rebuilt, never loaded.
+    let cache_dir = store_dir.join(edgeplug::serve::config::DEFAULT_CACHE_DIR);
+    for e in std::fs::read_dir(&cache_dir).unwrap() {
+        let path = e.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let server = start(config(), &dir);
+    assert!(
+        matches!(
+            outcome(&server),
+            edgeplug::cache::CacheOutcome::Rebuilt { .. }
+        ),
+        "{:?}",
+        outcome(&server)
+    );
+    server.shutdown().unwrap();
+
+    // Off: compiled, nothing stored.
+    let server = start(
+        GatewayConfig {
+            cache: false,
+            ..config()
+        },
+        &dir,
+    );
+    assert!(server.registry().compile_cache().is_none());
+    assert_eq!(outcome(&server), edgeplug::cache::CacheOutcome::Uncached);
+    server.shutdown().unwrap();
+
+    // An explicitly configured cache directory that others can write: refused at start.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let public = dir.join("public-cache");
+        std::fs::create_dir_all(&public).unwrap();
+        std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let store = Arc::new(Store::open(&store_dir).unwrap());
+        let err = Server::start(
+            GatewayConfig {
+                cache_dir: Some(public),
+                ..config()
+            },
+            trust(),
+            store,
+        )
+        .err()
+        .expect("refused");
+        assert!(err.to_string().contains("not private"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cache_flags_override_the_config_file() {
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: edgeplug::serve::ServeArgs,
+    }
+    let resolve = |args: &[&str]| {
+        let mut all = vec!["serve", "--store", "s", "--trust", "k.pub"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).map(|c| c.serve.resolve().unwrap())
+    };
+    let c = resolve(&[]).unwrap();
+    assert!(c.cache && c.cache_dir.is_none());
+    assert_eq!(
+        c.compile_cache_dir(std::path::Path::new("s")),
+        Some(std::path::Path::new("s").join("compile-cache"))
+    );
+    let c = resolve(&["--cache", "/tmp/cc"]).unwrap();
+    assert_eq!(
+        c.compile_cache_dir(std::path::Path::new("s")),
+        Some("/tmp/cc".into())
+    );
+    let c = resolve(&["--no-cache"]).unwrap();
+    assert_eq!(c.compile_cache_dir(std::path::Path::new("s")), None);
+    assert!(resolve(&["--no-cache", "--cache", "/tmp/cc"]).is_err());
+    let c = GatewayConfig::from_toml("cache = false\n").unwrap();
+    assert!(!c.cache);
+    let c = GatewayConfig::from_toml("cache_dir = \"/var/cache/edgeplug\"\n").unwrap();
+    assert_eq!(c.cache_dir, Some("/var/cache/edgeplug".into()));
+}
+
+#[test]
+fn the_pooling_allocator_serves_and_swaps_and_can_be_turned_off() {
+    let dir = tmpdir("serve-pool");
+    let mut c = config();
+    c.limits.pool_instances = 64;
+    // Its own memory cap, so this pool is not shared with other tests' engines.
+    c.limits.max_memory_bytes = 3 << 20;
+    let server = start(c, &dir);
+    let client = Client::new(&server);
+    for k in 1..=5u8 {
+        let plugin = wat_plugin(
+            "pooled",
+            &format!("{k}.0.0"),
+            k.into(),
+            [k; 4],
+            Behaviour::Good,
+            false,
+        );
+        let r = client.install("pooled", &plugin);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        for _ in 0..3 {
+            let r = client.infer("pooled", &[1, 2, 3, 4]);
+            assert_eq!((r.status, r.body.as_slice()), (200, &[k; 4][..]));
+        }
+    }
+    let active = server.registry().get("pooled").unwrap().active();
+    match active.allocator() {
+        edgeplug::engine::Allocator::Pooling { instances } => assert_eq!(*instances, 64),
+        // A host that cannot reserve the pool (a low virtual-memory limit) falls back.
+        edgeplug::engine::Allocator::PoolingFailed { reason, .. } => {
+            println!("pooling allocator unavailable here: {reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    server.shutdown().unwrap();
+    // `pool_instances = 0`: the on-demand allocator.
+    let mut c = config();
+    c.limits.pool_instances = 0;
+    let server = start(c, &dir);
+    assert_eq!(
+        server
+            .registry()
+            .get("pooled")
+            .unwrap()
+            .active()
+            .allocator(),
+        &edgeplug::engine::Allocator::OnDemand
     );
     server.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(&dir);

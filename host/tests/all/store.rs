@@ -3,7 +3,7 @@
 use crate::cli::{assert_one_line_error, edgeplug, p, tmpdir};
 use edgeplug::ModelFile;
 use edgeplug::package::{PackageOptions, package_plugin};
-use edgeplug::store::{Installed, Store, StoreError, digest_hex, validate_name};
+use edgeplug::store::{InstallOptions, Installed, Store, StoreError, digest_hex, validate_name};
 use edgeplug::trust::{TrustError, TrustStore};
 use edgeplug_signing::SecretKey;
 use std::path::{Path, PathBuf};
@@ -224,6 +224,103 @@ fn install_stage_promote_rollback_and_anti_rollback_across_reopen() {
         (some("3.0.1"), some("2.0.0"))
     );
     assert_eq!(store.check().unwrap(), 4);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+/// The error of a [`Store::stage_checked`] check in the tests below.
+#[derive(Debug)]
+enum CheckError {
+    Store(StoreError),
+    Check(&'static str),
+}
+
+impl From<StoreError> for CheckError {
+    fn from(e: StoreError) -> Self {
+        CheckError::Store(e)
+    }
+}
+
+/// Names of the files in `dir/blobs`, sorted.
+fn blob_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn stage_checked_runs_the_callers_check_once_and_a_failing_check_commits_nothing() {
+    let f = fixtures();
+    let t = trust(f);
+    let dir = tmpdir("store-checked").join("store");
+    let store = Store::open(&dir).unwrap();
+    store.install(&f.v1, &t).unwrap();
+    let before = summary(&store);
+    let blobs_before = blob_names(&dir);
+    let state_before = std::fs::read(dir.join("state")).unwrap();
+    let options = InstallOptions::default();
+
+    // A failing check: its error comes back unchanged and nothing is written.
+    let mut calls = 0;
+    let r = store.stage_checked(&f.v2, &t, &options, |staged, manifest| {
+        calls += 1;
+        assert_eq!(staged.digest, digest_hex(&f.v2));
+        assert_eq!((staged.version.as_str(), staged.sequence), ("2.0.0", 2));
+        assert_eq!(manifest.name, NAME);
+        Err::<(), _>(CheckError::Check("self-test failed"))
+    });
+    assert!(
+        matches!(r, Err(CheckError::Check("self-test failed"))),
+        "{r:?}"
+    );
+    assert_eq!(calls, 1);
+    assert_eq!(summary(&store), before);
+    assert_eq!(blob_names(&dir), blobs_before);
+    assert_eq!(std::fs::read(dir.join("state")).unwrap(), state_before);
+    assert_eq!(summary(&Store::open(&dir).unwrap()), before);
+
+    // Refused before the check (not signed by a trusted key): the check never runs.
+    let r = store.stage_checked(
+        &f.untrusted,
+        &t,
+        &options,
+        |_, _| -> Result<(), CheckError> { panic!("the check ran on an untrusted plugin") },
+    );
+    assert!(
+        matches!(r, Err(CheckError::Store(StoreError::Refused { .. }))),
+        "{r:?}"
+    );
+
+    // A passing check: its value comes back, the version is staged (not active).
+    let (staged, sequence) = store
+        .stage_checked(&f.v2, &t, &options, |_, manifest| {
+            Ok::<_, CheckError>(manifest.sequence)
+        })
+        .unwrap();
+    assert_eq!(sequence, 2);
+    assert_eq!(staged.digest, digest_hex(&f.v2));
+    assert_eq!(
+        summary(&store),
+        (
+            some("1.0.0"),
+            None,
+            1,
+            vec![("1.0.0".into(), false), ("2.0.0".into(), false)]
+        )
+    );
+    store.promote(NAME, &staged.digest).unwrap();
+    assert_eq!(summary(&store).0, some("2.0.0"));
+
+    // Below the floor: refused before the check.
+    let r = store.stage_checked(&f.v1, &t, &options, |_, _| -> Result<(), CheckError> {
+        panic!("the check ran on a downgrade")
+    });
+    assert!(
+        matches!(r, Err(CheckError::Store(StoreError::Downgrade { .. }))),
+        "{r:?}"
+    );
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
 

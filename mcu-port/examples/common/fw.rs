@@ -18,7 +18,7 @@
 //!    copying it** (`--features copy-slot` copies it into RAM instead, to measure the
 //!    difference), its `model-info` checked and its self-test run; only then is the slot
 //!    confirmed, which raises the counter in flash (`slot: A confirmed seq=N`); a failed
-//!    check rejects the trial (exit 5);
+//!    check, or a simd128 plugin on a firmware without `simd`, rejects the trial (exit 5);
 //! 5. after the vectors, a second reset shows the confirmed slot booting as such and the
 //!    same plugin refused as a reinstall (its sequence is not above the counter).
 //!
@@ -467,7 +467,8 @@ pub fn run(board: &Board, heap: &PeakHeap, plugin: &[u8], vectors: &[(&str, &[u8
 enum Failure {
     /// Load or inference error.
     Run,
-    /// The plugin failed a trust check after loading (model-info or self-test).
+    /// The plugin failed a trust check after loading (model-info or self-test), or needs a
+    /// wasmi feature this firmware leaves out (SIMD).
     Refused,
 }
 
@@ -793,6 +794,12 @@ fn run_mode(
     let t0 = (board.instructions)();
     let mut p = match Plugin::new(plugin, NullHost, &config) {
         Ok(p) => p,
+        // A plugin this firmware can never run (built with +simd128 for a wasmi without
+        // `simd`) is refused like a failed check, so its trial slot is rejected at once.
+        Err(e @ edgeplug_mcu::Error::SimdNotEnabled { .. }) => {
+            println!("error: plugin refused: cannot load it: {e}");
+            return Err(Failure::Refused);
+        }
         Err(e) => {
             println!("error: cannot load the plugin: {e}");
             return Err(Failure::Run);

@@ -290,3 +290,35 @@ fn the_wrong_info_is_rejected_at_load() {
         "{err}"
     );
 }
+
+/// A plugin built with `+simd128` on a host without wasmi's SIMD support (the default; the
+/// `simd` feature adds it) is refused at load with an error that says so, not with the
+/// decoder's bare "unexpected SIMD opcode"; with the feature it loads and runs. Both a SIMD
+/// instruction and a `v128` local are recognised.
+#[test]
+fn a_simd_plugin_needs_the_simd_feature() {
+    for infer in [
+        "(drop (i32x4.extract_lane 0 (i32x4.splat (i32.const 7)))) (i32.const 0x400)",
+        "(local v128) (i32.const 0x400)",
+    ] {
+        let bytes = plugin(infer, BUMP_REALLOC);
+        let loaded = Plugin::new(&bytes, Recorder::default(), &Config::default());
+        if cfg!(feature = "simd") {
+            let out = loaded.unwrap().infer(&input()).unwrap();
+            assert_eq!(out[0].data, [1, 2, 3, 4]);
+        } else {
+            let err = loaded
+                .err()
+                .expect("a SIMD plugin must be refused without `simd`");
+            assert!(
+                matches!(err, Error::SimdNotEnabled { offset } if offset > 8),
+                "{infer}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("WebAssembly SIMD") && text.contains("`simd` feature"),
+                "{text}"
+            );
+        }
+    }
+}

@@ -19,8 +19,8 @@ use alloc::{format, vec};
 use edgeplug_dsp::image;
 use edgeplug_guest::slot::Payload;
 use edgeplug_guest::{
-    ElementType, Error, ErrorCode, LoadedModel, ModelInfo, Plugin, Tensor, TensorSpec, TryCell,
-    check_inputs, error,
+    ElementType, Error, ErrorCode, LazyState, LoadedModel, ModelInfo, Plugin, Tensor, TensorSpec,
+    check_inputs, error, invalid_model_info,
 };
 
 edgeplug_guest::model_slot!();
@@ -34,7 +34,7 @@ struct State {
     info: ModelInfo,
 }
 
-static STATE: TryCell<Option<State>> = TryCell::new(None);
+static STATE: LazyState<State> = LazyState::new();
 
 fn model_error(message: String) -> Error {
     error(ErrorCode::Model, message)
@@ -102,32 +102,14 @@ fn load() -> Result<State, Error> {
 }
 
 fn with_state<R>(f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
-    STATE
-        .with(|state| {
-            if state.is_none() {
-                *state = Some(load()?);
-            }
-            match state {
-                Some(s) => f(s),
-                None => Err(error(ErrorCode::Internal, "plugin state missing")),
-            }
-        })
-        .map_err(|busy| error(ErrorCode::Internal, busy.to_string()))?
+    STATE.with(load, f)
 }
 
 struct Image;
 
 impl Plugin for Image {
     fn info() -> ModelInfo {
-        with_state(|s| Ok(s.info.clone())).unwrap_or_else(|e| ModelInfo {
-            name: "<invalid model>".into(),
-            version: e.message,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            labels: Vec::new(),
-            arena_bytes: 0,
-            memory_bytes: 0,
-        })
+        with_state(|s| Ok(s.info.clone())).unwrap_or_else(invalid_model_info)
     }
 
     fn infer(inputs: Vec<Tensor>) -> Result<Vec<Tensor>, Error> {

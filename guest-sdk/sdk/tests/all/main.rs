@@ -61,6 +61,41 @@ fn try_cell_refuses_reentrant_access() {
 }
 
 #[test]
+fn lazy_state_loads_once_retries_a_failed_load_and_refuses_reentry() {
+    use edgeplug_guest::{LazyState, error, invalid_model_info};
+    use std::cell::Cell;
+    let state: LazyState<u32> = LazyState::new();
+    let loads = Cell::new(0);
+    let failing = || {
+        loads.set(loads.get() + 1);
+        Err(error(ErrorCode::Model, "no model in the slot"))
+    };
+    let e = state.with(failing, |v| Ok(*v)).unwrap_err();
+    assert_eq!(e.message, "no model in the slot");
+    let load = || {
+        loads.set(loads.get() + 1);
+        Ok(7)
+    };
+    assert_eq!(
+        state.with(load, |v| Ok(*v)).unwrap(),
+        7,
+        "a failed load is retried"
+    );
+    assert_eq!(state.with(load, |v| Ok(*v + 1)).unwrap(), 8);
+    assert_eq!(loads.get(), 2, "loaded once after the failure");
+    let nested = state.with(load, |_| state.with(load, |v| Ok(*v)));
+    let e = nested.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Internal);
+    assert!(e.message.contains("re-entrant"), "{}", e.message);
+    let info = invalid_model_info(error(ErrorCode::Model, "bad slot"));
+    assert_eq!(
+        (info.name.as_str(), info.version.as_str()),
+        ("<invalid model>", "bad slot")
+    );
+    assert!(info.inputs.is_empty() && info.outputs.is_empty());
+}
+
+#[test]
 fn conversions_keep_per_tensor_quantization_only() {
     let per_tensor = m::Tensor::activation(
         "a",
