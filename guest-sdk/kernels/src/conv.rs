@@ -1,10 +1,12 @@
 //! CONV_2D (int8 activations, per-channel int8 weights, int32 bias).
 //!
 //! [`conv2d`] dispatches to the fastest applicable variant: on `wasm32` with `simd128`,
-//! [`variants::pointwise4`] for 1x1 filters and [`variants::direct4`] otherwise
-//! (register-blocked over four output channels, explicit Wasm SIMD, see `crate::simd`);
-//! elsewhere [`variants::pointwise`] and [`variants::direct`]. Every variant gives the same bytes as
-//! [`reference::conv2d`] on every input; [`variants::ALL`] lists them for tests.
+//! [`variants::pointwise4`] for 1x1 filters and [`variants::direct4`] otherwise (four
+//! channels per block, Wasm SIMD, `crate::simd`); on ARMv7E-M (`thumbv7em-*`, cfg from
+//! build.rs) [`variants::dsp`] (the DSP extension, `crate::dsp`); elsewhere (scalar Wasm,
+//! vectorizing native code: single-channel loops measured faster there)
+//! [`variants::pointwise`] / [`variants::direct`]. All give [`reference::conv2d`]'s bytes
+//! ([`variants::ALL`]).
 
 use crate::common::{
     Axis, CHANNEL_BLOCK, bias_at, check_act, check_bias, check_requant, dot, dot_offset, finish,
@@ -67,11 +69,11 @@ pub fn conv2d(
     output_shape: Shape4,
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    // The register-blocked variants pay off with Wasm SIMD; elsewhere (scalar Wasm, and
-    // native code that LLVM vectorizes itself) the single-channel loops measured faster.
+    // Blocked variants pay off with Wasm SIMD, the DSP GEMM on ARMv7E-M (see the module docs).
     let simd = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
     let pw = variants::pointwise_supports(p, input_shape, filter_shape, output_shape);
     let run = match (pw, simd) {
+        _ if cfg!(edgeplug_dsp_dispatch) => variants::dsp,
         (true, true) => variants::pointwise4,
         (true, false) => variants::pointwise,
         (false, true) => variants::direct4,
@@ -239,9 +241,9 @@ pub mod reference {
 
 /// Every CONV_2D implementation, each usable on its own (for tests and benchmarks).
 ///
-/// All variants share [`variants::ConvFn`]'s signature and [`conv2d`]'s contract, and
-/// give the same bytes as [`reference::conv2d`] whenever their `*_supports` predicate holds; when it
-/// does not they return [`KernelError::InvalidParams`] without writing the output.
+/// All variants share [`variants::ConvFn`]'s signature and [`conv2d`]'s contract, and give
+/// the same bytes as [`reference::conv2d`] whenever their `*_supports` predicate holds;
+/// when it does not they return [`KernelError::InvalidParams`] without writing the output.
 pub mod variants {
     use super::*;
 
@@ -302,6 +304,7 @@ pub mod variants {
             run: direct4,
             supports: always,
         },
+        Variant::of("dsp", dsp, always),
         Variant {
             name: "dispatch",
             run: conv2d, // the dispatcher, super::conv2d
@@ -319,9 +322,9 @@ pub mod variants {
         filter.h == 1 && filter.w == 1
     }
 
-    /// CONV_2D for 1x1 filters as a GEMM over pixels with the input offset folded out:
-    /// `acc = (bias + input_offset * Σw[oc]) + Σ input * w[oc]`, with `Σw` computed once
-    /// per call for a block of output channels. Output pixels whose input pixel is in the
+    /// CONV_2D for 1x1 filters as a GEMM over pixels with the input offset folded out: `acc
+    /// = (bias + input_offset * Σw[oc]) + Σ input * w[oc]`, with `Σw` computed once per
+    /// call for a block of output channels. Output pixels whose input pixel is in the
     /// padding get `bias` alone. Returns `InvalidParams` for other filter sizes.
     #[allow(clippy::too_many_arguments)]
     pub fn pointwise(
@@ -764,5 +767,212 @@ pub mod variants {
             oc0 = oc1;
         }
         Ok(())
+    }
+
+    /// Largest `kh * kw * ic` that [`dsp`] gathers into its per-pixel patch buffers (two
+    /// of them on the stack); larger non-1x1 filters run [`direct`].
+    const DSP_PATCH_MAX: usize = 1024;
+
+    /// CONV_2D as a GEMM on the Arm DSP extension (`SMLAD` on `SXTB16`-unpacked operands,
+    /// see `crate::dsp`), register-blocked over two output pixels: each pair's input
+    /// vectors are widened to 16 bits once, then every output channel takes four values
+    /// per step (an assembly loop on ARMv7E-M; elsewhere the same sums on an exact model of
+    /// the instructions). The input offset is folded out:
+    /// `acc = (bias + input_offset * Σw[oc]) + Σ x * w[oc]`.
+    ///
+    /// A pixel's input vector is, for 1x1 filters, the input pixel itself (an output pixel
+    /// whose input pixel is in the padding gets `bias` alone); for other filters a patch of
+    /// `kh * kw * ic` values gathered in filter order, with every tap in the padding filled
+    /// with `-input_offset` (the input zero point), so that it contributes
+    /// `(-input_offset + input_offset) * w = 0` exactly as in the reference. Non-1x1
+    /// filters with more than 1024 values, or whose `-input_offset` is not an `i8`, and
+    /// requantization multipliers of `i32::MIN` (never derived from a real scale) are
+    /// computed by [`direct`]. Supports every argument set; same results.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dsp(
+        p: &ConvParams,
+        input_shape: Shape4,
+        input: &[i8],
+        filter_shape: Shape4,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output_shape: Shape4,
+        output: &mut [i8],
+    ) -> Result<(), KernelError> {
+        let d = validate(
+            p,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            requant,
+            output_shape,
+            output,
+        )?;
+        let k = d.kh * d.kw * d.ic;
+        let one_by_one = d.kh == 1 && d.kw == 1;
+        let fill = i8::try_from(p.input_offset.wrapping_neg()).ok();
+        // A multiplier of `i32::MIN` (never from `Requant::from_real`) takes the portable path.
+        let prepared = !requant.iter().any(|r| r.multiplier == i32::MIN);
+        let fill = match fill {
+            Some(f) if prepared && k <= DSP_PATCH_MAX => f,
+            _ if prepared && one_by_one => 0, // no patch
+            _ => {
+                return direct(
+                    p,
+                    input_shape,
+                    input,
+                    filter_shape,
+                    filter,
+                    bias,
+                    requant,
+                    output_shape,
+                    output,
+                );
+            }
+        };
+        let pixels = d.n * d.oh * d.ow;
+        let mut patch0 = [0i8; DSP_PATCH_MAX];
+        let mut patch1 = [0i8; DSP_PATCH_MAX];
+        let mut widened = [[0u32; 4]; DSP_PATCH_MAX / 4];
+        let mut oc0 = 0;
+        while oc0 < d.oc {
+            let oc1 = (oc0 + CHANNEL_BLOCK).min(d.oc);
+            let len = oc1 - oc0;
+            let mut folded = [0i32; CHANNEL_BLOCK];
+            let mut plain = [0i32; CHANNEL_BLOCK];
+            let mut rq = [crate::dsp::PreparedRequant::default(); CHANNEL_BLOCK];
+            for (j, oc) in (oc0..oc1).enumerate() {
+                let b = bias_at(bias, oc);
+                plain[j] = b;
+                folded[j] = b.wrapping_add(
+                    p.input_offset
+                        .wrapping_mul(sum_i8(&filter[oc * k..(oc + 1) * k])),
+                );
+            }
+            let ok = crate::dsp::prepare_requant(requant, oc0, &mut rq[..len]);
+            debug_assert!(ok, "multiplier i32::MIN was routed to `direct`");
+            let weights = &filter[oc0 * k..oc1 * k];
+            let mut q = 0;
+            while q < pixels {
+                let pair = q + 1 < pixels;
+                let r0 = dsp_row(&d, input, q, one_by_one, fill, &mut patch0);
+                let r1 = if pair {
+                    dsp_row(&d, input, q + 1, one_by_one, fill, &mut patch1)
+                } else {
+                    None
+                };
+                // Rows the dot products run over (a missing one repeats the other; an
+                // all-padding pair runs over nothing).
+                let (x0, x1) = match (r0, r1) {
+                    (Some(a), Some(b)) => (a, b),
+                    (Some(a), None) | (None, Some(a)) => (a, a),
+                    (None, None) => (&[][..], &[][..]),
+                };
+                // (A 1x1 filter's row may be longer than the buffer: the rest is plain.)
+                let chunks = (x0.len() / 4).min(DSP_PATCH_MAX / 4);
+                crate::dsp::widen_pair(x0, x1, &mut widened[..chunks]);
+                let xw = &widened[..chunks];
+                let (in0, in1) = (r0.is_some(), r1.is_some());
+                let (o0, o1) = (q * d.oc + oc0, (q + 1) * d.oc + oc0);
+                if pair && in0 && in1 {
+                    // The common case: two pixels with input rows, no bounds checks.
+                    let (head, tail) = output.split_at_mut(o1);
+                    let rows = weights
+                        .chunks_exact(k)
+                        .zip(&folded[..len])
+                        .zip(&rq[..len])
+                        .zip(&mut head[o0..o0 + len])
+                        .zip(&mut tail[..len]);
+                    for ((((w, &f), r), out0), out1) in rows {
+                        let [a0, a1] = crate::dsp::dot_2x1(xw, x0, x1, w, f);
+                        *out0 = r.finish(a0, p.output_offset, p.act);
+                        *out1 = r.finish(a1, p.output_offset, p.act);
+                    }
+                    q += 2;
+                    continue;
+                }
+                for j in 0..len {
+                    let [a0, a1] = crate::dsp::dot_2x1(xw, x0, x1, &weights[j * k..(j + 1) * k], 0);
+                    // `x0` is pixel `q`'s row unless only pixel `q + 1` has one.
+                    let (acc_q, acc_q1) = if in0 { (a0, a1) } else { (0, a0) };
+                    let value = |inside: bool, a: i32| {
+                        let start = if inside {
+                            folded[j].wrapping_add(a)
+                        } else {
+                            plain[j]
+                        };
+                        rq[j].finish(start, p.output_offset, p.act)
+                    };
+                    output[o0 + j] = value(in0, acc_q);
+                    if pair {
+                        output[o1 + j] = value(in1, acc_q1);
+                    }
+                }
+                q += 2;
+            }
+            oc0 = oc1;
+        }
+        Ok(())
+    }
+
+    /// The input vector of output pixel `q` (flat index over batch, rows, columns) for
+    /// [`dsp`]: for a 1x1 filter the input pixel (`None` when it is in the padding), else
+    /// the patch gathered into `buf` (padding taps filled with `fill`).
+    #[inline(always)]
+    fn dsp_row<'a>(
+        d: &Dims,
+        input: &'a [i8],
+        q: usize,
+        one_by_one: bool,
+        fill: i8,
+        buf: &'a mut [i8; DSP_PATCH_MAX],
+    ) -> Option<&'a [i8]> {
+        let ic = d.ic;
+        let b = q / (d.oh * d.ow);
+        let oy = q / d.ow % d.oh;
+        let ox = q % d.ow;
+        let (y0, x0) = (d.y.origin(oy), d.x.origin(ox));
+        let in_row = d.iw * ic;
+        let image = &input[b * d.ih * in_row..(b + 1) * d.ih * in_row];
+        if one_by_one {
+            let (iy, ix) = (d.y.tap(y0, 0)?, d.x.tap(x0, 0)?);
+            let i = iy * in_row + ix * ic;
+            return Some(&image[i..i + ic]);
+        }
+        let row_len = d.kw * ic;
+        let contiguous = d.x.dilation == 1 && d.x.interior(x0);
+        for (ky, dst) in buf[..d.kh * row_len].chunks_exact_mut(row_len).enumerate() {
+            let Some(iy) = d.y.tap(y0, ky) else {
+                dst.fill(fill);
+                continue;
+            };
+            let row = &image[iy * in_row..(iy + 1) * in_row];
+            if contiguous {
+                let x0 = x0 as usize * ic;
+                dst.copy_from_slice(&row[x0..x0 + row_len]);
+            } else {
+                for (kx, tap) in dst.chunks_exact_mut(ic).enumerate() {
+                    match d.x.tap(x0, kx) {
+                        Some(ix) => tap.copy_from_slice(&row[ix * ic..(ix + 1) * ic]),
+                        None => tap.fill(fill),
+                    }
+                }
+            }
+        }
+        Some(&buf[..d.kh * row_len])
+    }
+
+    impl Variant {
+        /// A variant named `name` running `run` where `supports` holds.
+        pub const fn of(name: &'static str, run: ConvFn, supports: SupportsFn) -> Variant {
+            Variant {
+                name,
+                run,
+                supports,
+            }
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! DEPTHWISE_CONV_2D (int8 activations, per-channel int8 weights, int32 bias).
 //!
 //! [`depthwise_conv2d`] dispatches, for depth multiplier 1, to [`variants::dm1x16`] on
-//! `wasm32` with `simd128`, else to [`variants::dw3x3`] for 3x3 filters and
-//! [`variants::dm1`] for others; to [`reference::depthwise_conv2d`] otherwise. Every variant gives the same bytes as
-//! the reference; [`variants::ALL`] lists them for tests.
+//! `wasm32` with `simd128`, to [`variants::dsp`] on ARMv7E-M (`thumbv7em-*`, cfg from
+//! build.rs: the DSP extension), else to [`variants::dw3x3`] for 3x3 filters and
+//! [`variants::dm1`] for others; to [`reference::depthwise_conv2d`] otherwise. All give the
+//! reference's bytes ([`variants::ALL`]).
 
 use crate::common::{
     Axis, CHANNEL_BLOCK, bias_at, check_act, check_bias, check_requant, finish, requant_at,
@@ -67,8 +68,8 @@ pub fn depthwise_conv2d(
     output: &mut [i8],
 ) -> Result<(), KernelError> {
     let dm1 = variants::dm1_supports(p, input_shape, filter_shape, output_shape);
-    let run = if dm1 && cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
-        variants::dm1x16
+    let run = if dm1 && variants::DM1_FAST {
+        variants::DM1_FAST_FN
     } else if variants::dw3x3_supports(p, input_shape, filter_shape, output_shape) {
         variants::dw3x3
     } else if dm1 {
@@ -308,6 +309,7 @@ pub mod variants {
             run: dm1x16,
             supports: dm1_supports,
         },
+        Variant::of("dsp", dsp, dm1_supports),
         Variant {
             name: "dispatch",
             run: depthwise_conv2d, // the dispatcher
@@ -660,6 +662,202 @@ pub mod variants {
                 }
             }
             c0 = c1;
+        }
+    }
+
+    /// Largest `kh * kw` that [`dsp`] handles itself; larger filters run as in [`dm1`].
+    const DSP_TAPS_MAX: usize = 16;
+
+    /// [`dm1`] on the Arm DSP extension (see `crate::dsp`; on targets other than ARMv7E-M
+    /// the same code runs on an exact model of the instructions): four channels per step,
+    /// one word of input per tap (gathered per pixel, group by group) and the weights
+    /// unpacked once per call, `SXTB16` / `SXTB16 ROR #8` and `SMLABB` / `SMLATT` into four
+    /// accumulators kept in registers over all the taps. Every output pixel starts from
+    /// `bias + input_offset * Σ_taps w`, and each tap in the padding reads a row of
+    /// `-input_offset` values (the input zero point), which contributes exactly 0 as in the
+    /// reference. The last `channels % 4` channels take the same sums in plain arithmetic.
+    /// Filters with more than 16 taps, an `-input_offset` that is not an `i8`, or a
+    /// requantization multiplier of `i32::MIN` (never derived from a real scale) are
+    /// computed as in [`dm1`]. Same results; returns `InvalidParams` when the depth
+    /// multiplier is not 1.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dsp(
+        p: &DepthwiseParams,
+        input_shape: Shape4,
+        input: &[i8],
+        filter_shape: Shape4,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output_shape: Shape4,
+        output: &mut [i8],
+    ) -> Result<(), KernelError> {
+        if !dm1_supports(p, input_shape, filter_shape, output_shape) {
+            return Err(KernelError::InvalidParams(
+                "dsp DEPTHWISE_CONV_2D variant needs depth multiplier 1",
+            ));
+        }
+        let d = validate(
+            p,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            requant,
+            output_shape,
+            output,
+        )?;
+        let fill = i8::try_from(p.input_offset.wrapping_neg()).ok();
+        // A multiplier of `i32::MIN` (never from `Requant::from_real`) takes the portable path.
+        let fill = fill.filter(|_| !requant.iter().any(|r| r.multiplier == i32::MIN));
+        match fill {
+            Some(fill) if d.kh == 3 && d.kw == 3 => {
+                dsp_core(p, &d, 3, 3, fill, input, filter, bias, requant, output);
+            }
+            Some(fill) if d.kh * d.kw <= DSP_TAPS_MAX => {
+                dsp_core(
+                    p, &d, d.kh, d.kw, fill, input, filter, bias, requant, output,
+                );
+            }
+            _ => dm1_core(p, &d, d.kh, d.kw, input, filter, bias, requant, output),
+        }
+        Ok(())
+    }
+
+    /// The loop nest of [`dsp`]; `kh`/`kw` equal `d.kh`/`d.kw` (`kh * kw <= 16`), `fill`
+    /// is `-input_offset`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn dsp_core(
+        p: &DepthwiseParams,
+        d: &Dims,
+        kh: usize,
+        kw: usize,
+        fill: i8,
+        input: &[i8],
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output: &mut [i8],
+    ) {
+        use crate::dsp::{PreparedRequant, load4, smlabb, smlatt, sxtb16, sxtb16_ror8};
+        const GROUPS: usize = CHANNEL_BLOCK / 4;
+        let taps = kh * kw;
+        let c = d.oc; // == d.ic
+        let in_row = d.iw * c;
+        let fill_row = [fill; CHANNEL_BLOCK];
+        // Per group of four channels, its `taps` words: unpacked weights (even, odd bytes)
+        // and, per output pixel, the input words.
+        let mut wpk = [[0u32; 2]; GROUPS * DSP_TAPS_MAX];
+        let mut xpk = [0u32; GROUPS * DSP_TAPS_MAX];
+        let mut c0 = 0;
+        while c0 < c {
+            let c1 = (c0 + CHANNEL_BLOCK).min(c);
+            let len = c1 - c0;
+            let groups = len / 4;
+            let vec_len = 4 * groups;
+            let mut folded = [0i32; CHANNEL_BLOCK];
+            let mut rq = [PreparedRequant::default(); CHANNEL_BLOCK];
+            for (j, ch) in (c0..c1).enumerate() {
+                let wsum =
+                    (0..taps).fold(0i32, |s, t| s.wrapping_add(i32::from(filter[t * c + ch])));
+                folded[j] = bias_at(bias, ch).wrapping_add(p.input_offset.wrapping_mul(wsum));
+            }
+            let ok = crate::dsp::prepare_requant(requant, c0, &mut rq[..len]);
+            debug_assert!(ok, "multiplier i32::MIN was routed to `dm1_core`");
+            for t in 0..taps {
+                let (w, _) = filter[t * c + c0..t * c + c0 + vec_len].as_chunks::<4>();
+                for (dst, w) in wpk.chunks_exact_mut(taps).zip(w) {
+                    let w = load4(w);
+                    dst[t] = [sxtb16(w), sxtb16_ror8(w)];
+                }
+            }
+            for b in 0..d.n {
+                let image = &input[b * d.ih * in_row..(b + 1) * d.ih * in_row];
+                for oy in 0..d.oh {
+                    let y0 = d.y.origin(oy);
+                    for ox in 0..d.ow {
+                        let x0 = d.x.origin(ox);
+                        // This pixel's `len` input values at tap `t` (the fill row in the
+                        // padding).
+                        let tap_row = |t: usize| -> &[i8] {
+                            let (ky, kx) = (t / kw, t % kw);
+                            match (d.y.tap(y0, ky), d.x.tap(x0, kx)) {
+                                (Some(iy), Some(ix)) => {
+                                    let i = iy * in_row + ix * c;
+                                    &image[i + c0..i + c1]
+                                }
+                                _ => &fill_row[..len],
+                            }
+                        };
+                        // Its words, group by group, into `xpk`.
+                        for t in 0..taps {
+                            let (words, _) = tap_row(t)[..vec_len].as_chunks::<4>();
+                            for (dst, x) in xpk.chunks_exact_mut(taps).zip(words) {
+                                dst[t] = load4(x);
+                            }
+                        }
+                        let o = ((b * d.oh + oy) * d.ow + ox) * c + c0;
+                        let out = &mut output[o..o + len];
+                        let groups_iter = xpk
+                            .chunks_exact(taps)
+                            .zip(wpk.chunks_exact(taps))
+                            .zip(out.chunks_exact_mut(4))
+                            .zip(folded.chunks_exact(4))
+                            .zip(rq.chunks_exact(4));
+                        for ((((xs, ws), out), start), rq) in groups_iter.take(groups) {
+                            let (mut a0, mut a1, mut a2, mut a3) =
+                                (start[0], start[1], start[2], start[3]);
+                            for (&x, &[we, wo]) in xs.iter().zip(ws) {
+                                let xe = sxtb16(x);
+                                a0 = smlabb(a0, xe, we);
+                                a2 = smlatt(a2, xe, we);
+                                let xo = sxtb16_ror8(x);
+                                a1 = smlabb(a1, xo, wo);
+                                a3 = smlatt(a3, xo, wo);
+                            }
+                            for ((o, a), &r) in out.iter_mut().zip([a0, a1, a2, a3]).zip(rq) {
+                                *o = r.finish(a, p.output_offset, p.act);
+                            }
+                        }
+                        for j in vec_len..len {
+                            let a = (0..taps).fold(folded[j], |a, t| {
+                                let w = i32::from(filter[t * c + c0 + j]);
+                                a.wrapping_add(i32::from(tap_row(t)[j]) * w)
+                            });
+                            out[j] = rq[j].finish(a, p.output_offset, p.act);
+                        }
+                    }
+                }
+            }
+            c0 = c1;
+        }
+    }
+
+    /// Whether the dispatcher has a faster variant than [`dw3x3`] / [`dm1`] for depth
+    /// multiplier 1 on this target: `wasm32` with `simd128`, or ARMv7E-M (cfg
+    /// `edgeplug_dsp_dispatch`, set by build.rs).
+    pub(super) const DM1_FAST: bool = cfg!(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        edgeplug_dsp_dispatch
+    ));
+
+    /// That variant when [`DM1_FAST`] holds: [`dsp`] on ARMv7E-M, else [`dm1x16`].
+    pub(super) const DM1_FAST_FN: DepthwiseFn = if cfg!(edgeplug_dsp_dispatch) {
+        dsp
+    } else {
+        dm1x16
+    };
+
+    impl Variant {
+        /// A variant named `name` running `run` where `supports` holds.
+        pub const fn of(name: &'static str, run: DepthwiseFn, supports: SupportsFn) -> Variant {
+            Variant {
+                name,
+                run,
+                supports,
+            }
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod add;
 mod common;
 pub mod conv;
 pub mod depthwise;
+mod dsp;
 mod fixedpoint;
 pub mod fully_connected;
 pub mod pool;

@@ -760,6 +760,130 @@ fn suite_direct4() {
 }
 
 #[test]
+fn suite_dsp() {
+    assert_eq!(
+        suite(variant("dsp")),
+        hand_cases().len() + edge_cases().len()
+    );
+}
+
+/// The DSP variant's own fallbacks and block edges against the reference: a patch larger
+/// than its 1024-value buffers, input offsets whose negation is not an `i8` (both run
+/// `direct`), odd pixel and channel counts, more than 64 output channels, and 1x1 filters
+/// whose input pixels lie partly in explicit padding.
+#[test]
+fn dsp_fallbacks_and_blocks_match_reference() {
+    let dsp = variant("dsp");
+    let mut cases = vec![
+        same_case(
+            "patch > 1024",
+            Shape4::new(1, 5, 4, 80),
+            (4, 4),
+            3,
+            1,
+            1,
+            (-3, 4),
+            71,
+        ),
+        same_case(
+            "odd pixels, 5 ch",
+            Shape4::new(1, 3, 5, 7),
+            (3, 3),
+            5,
+            1,
+            1,
+            (128, 0),
+            72,
+        ),
+        same_case(
+            "kws conv1 shape",
+            Shape4::new(1, 49, 10, 1),
+            (10, 4),
+            64,
+            2,
+            1,
+            (83, -128),
+            73,
+        ),
+        same_case(
+            "1x1 over 1030 channels",
+            Shape4::new(1, 2, 3, 1030),
+            (1, 1),
+            3,
+            1,
+            1,
+            (9, -9),
+            78,
+        ),
+        same_case(
+            "70 channels",
+            Shape4::new(2, 3, 3, 9),
+            (1, 1),
+            70,
+            1,
+            1,
+            (-128, 127),
+            74,
+        ),
+        same_case(
+            "dilated",
+            Shape4::new(1, 7, 7, 6),
+            (3, 2),
+            4,
+            1,
+            2,
+            (5, 6),
+            75,
+        ),
+    ];
+    for offset in [1000, -129, i32::MIN, 128, -127] {
+        let mut c = same_case(
+            "offset",
+            Shape4::new(1, 4, 4, 5),
+            (3, 3),
+            3,
+            1,
+            1,
+            (0, 0),
+            76,
+        );
+        c.p.input_offset = offset;
+        cases.push(c);
+    }
+    // A multiplier of i32::MIN (saturating doubling high multiply) takes `direct`.
+    for (k, ic) in [((1, 1), 6), ((3, 3), 2)] {
+        let mut c = same_case("i32::MIN", Shape4::new(1, 3, 4, ic), k, 3, 1, 1, (1, 2), 79);
+        c.requant[1] = Requant {
+            multiplier: i32::MIN,
+            shift: -3,
+        };
+        cases.push(c);
+    }
+    let mut c = same_case(
+        "1x1 padded",
+        Shape4::new(1, 3, 3, 8),
+        (1, 1),
+        3,
+        1,
+        1,
+        (7, 0),
+        77,
+    );
+    c.p.pad_top = 1;
+    c.p.pad_left = 2;
+    c.os = Shape4::new(1, 5, 5, 3);
+    cases.push(c);
+    for c in cases {
+        assert_eq!(
+            c.run(dsp.run).unwrap(),
+            c.run(variants::reference).unwrap(),
+            "{}",
+            c.name
+        );
+    }
+}
+
+#[test]
 fn suite_dispatch() {
     assert_eq!(
         suite(variant("dispatch")),
@@ -775,6 +899,7 @@ fn every_variant_is_covered() {
         "direct",
         "pointwise4",
         "direct4",
+        "dsp",
         "dispatch",
     ];
     for v in variants::ALL {

@@ -703,13 +703,97 @@ fn suite_dm1x16() {
 }
 
 #[test]
+fn suite_dsp() {
+    assert_eq!(suite(variant("dsp")), suite(variant("dm1")));
+}
+
+/// The DSP variant's fallbacks and channel tails against the reference: filters with more
+/// than 16 taps and input offsets whose negation is not an `i8` (computed as in `dm1`),
+/// channel counts that are not a multiple of 4 or cross the 64-channel block.
+#[test]
+fn dsp_fallbacks_and_tails_match_reference() {
+    let dsp = variant("dsp");
+    let mut cases = vec![
+        same_case("5x5", Shape4::new(1, 6, 6, 6), (5, 5), 1, 1, 1, (3, -4), 81),
+        same_case(
+            "4x4",
+            Shape4::new(1, 6, 5, 9),
+            (4, 4),
+            1,
+            1,
+            1,
+            (-128, 0),
+            82,
+        ),
+        same_case(
+            "67 ch",
+            Shape4::new(1, 4, 5, 67),
+            (3, 3),
+            1,
+            2,
+            1,
+            (127, 1),
+            83,
+        ),
+        same_case(
+            "kws dw shape",
+            Shape4::new(1, 25, 5, 64),
+            (3, 3),
+            1,
+            1,
+            1,
+            (-128, -128),
+            84,
+        ),
+    ];
+    // A multiplier of i32::MIN (saturating doubling high multiply) takes the dm1 path.
+    let mut c = same_case(
+        "i32::MIN",
+        Shape4::new(1, 4, 4, 6),
+        (3, 3),
+        1,
+        1,
+        1,
+        (0, 0),
+        86,
+    );
+    c.requant[2] = Requant {
+        multiplier: i32::MIN,
+        shift: 0,
+    };
+    cases.push(c);
+    for offset in [1000, -129, i32::MIN, 128] {
+        let mut c = same_case(
+            "offset",
+            Shape4::new(1, 4, 4, 6),
+            (3, 3),
+            1,
+            1,
+            1,
+            (0, 0),
+            85,
+        );
+        c.p.input_offset = offset;
+        cases.push(c);
+    }
+    for c in cases {
+        assert_eq!(
+            c.run(dsp.run).unwrap(),
+            c.run(variants::reference).unwrap(),
+            "{}",
+            c.name
+        );
+    }
+}
+
+#[test]
 fn suite_dispatch() {
     assert_eq!(suite(variant("dispatch")), total());
 }
 
 #[test]
 fn every_variant_is_covered() {
-    let named = ["reference", "dm1", "dw3x3", "dm1x16", "dispatch"];
+    let named = ["reference", "dm1", "dw3x3", "dm1x16", "dsp", "dispatch"];
     for v in variants::ALL {
         assert!(
             named.contains(&v.name),
