@@ -213,6 +213,44 @@ impl CompileCache {
         }
     }
 
+    /// Deletes every entry (for any engine key) whose plugin digest `keep` refuses, given
+    /// as lower-case hex; temporary files and other files are left alone. Returns how many
+    /// entries were deleted. Best effort: a file that cannot be deleted is logged.
+    ///
+    /// The daemon calls this at start with the digests its store still holds, so entries
+    /// of versions that failed their self-test, were removed or were marked bad do not
+    /// accumulate.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) -> usize {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(stem) = name.strip_suffix(&format!(".{ENTRY_EXTENSION}")) else {
+                continue;
+            };
+            let Some((digest, _key)) = stem.split_once('-') else {
+                continue;
+            };
+            let is_digest = digest.len() == 64
+                && digest
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !is_digest || keep(digest) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) => {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove an unused compile cache entry")
+                }
+            }
+        }
+        removed
+    }
+
     /// The cache directory.
     pub fn dir(&self) -> &Path {
         &self.dir

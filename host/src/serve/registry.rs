@@ -340,7 +340,9 @@ impl Registry {
     /// Plugins are compiled through the compile cache of `config`
     /// ([`GatewayConfig::open_compile_cache`], relative to the store's directory), so a
     /// restart only deserializes what was compiled before; a cache that cannot be opened
-    /// is logged and the registry compiles without one.
+    /// is logged and the registry compiles without one. The default cache (in the store)
+    /// is pruned first to the versions the store holds and has not marked bad
+    /// ([`CompileCache::retain`]).
     pub fn open(
         store: Arc<Store>,
         trust: TrustStore,
@@ -350,6 +352,25 @@ impl Registry {
         let cache = match config.open_compile_cache(store.path()) {
             Ok(Some(cache)) => {
                 tracing::info!(dir = %cache.dir().display(), "compile cache");
+                if config.cache_dir.is_none() {
+                    // The store's own cache: drop entries of versions the store no longer
+                    // holds or has marked bad (a directory given in the config may be
+                    // shared with other stores, so it is left alone).
+                    let keep: std::collections::BTreeSet<String> = store
+                        .list()?
+                        .into_iter()
+                        .flat_map(|m| m.versions)
+                        .filter(|v| !v.bad)
+                        .map(|v| v.digest)
+                        .collect();
+                    let removed = cache.retain(|digest| keep.contains(digest));
+                    if removed > 0 {
+                        tracing::info!(
+                            removed,
+                            "removed compile cache entries of versions the store no longer serves"
+                        );
+                    }
+                }
                 Some(cache)
             }
             Ok(None) => {

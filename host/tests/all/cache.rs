@@ -394,3 +394,32 @@ fn open_removes_stale_temporary_files_of_interrupted_writes_only() {
         compiled.cache_outcome()
     );
 }
+
+#[test]
+fn retain_deletes_only_the_entries_of_refused_digests() {
+    let dir = tmpdir("cache-retain").join("cache");
+    let cache = CompileCache::open(&dir).unwrap();
+    let (kept, dropped) = ([1u8; 32], [2u8; 32]);
+    let (key_a, key_b) = ([0xaa; 32], [0xbb; 32]);
+    let touch = |path: PathBuf| {
+        std::fs::write(&path, b"an entry").unwrap();
+        path
+    };
+    let kept_a = touch(cache.entry_path(&key_a, &kept));
+    let kept_b = touch(cache.entry_path(&key_b, &kept));
+    let dropped_a = touch(cache.entry_path(&key_a, &dropped));
+    let dropped_b = touch(cache.entry_path(&key_b, &dropped));
+    let name = dropped_a.file_name().unwrap().to_str().unwrap().to_string();
+    let tmp = touch(dir.join(format!(".{name}.tmp-1-0-1")));
+    let other = touch(dir.join("notes.epcc"));
+    let kept_hex: String = kept.iter().map(|b| format!("{b:02x}")).collect();
+    let removed = cache.retain(|digest| digest == kept_hex);
+    assert_eq!(removed, 2);
+    for p in [&kept_a, &kept_b, &tmp, &other] {
+        assert!(p.exists(), "{} was deleted", p.display());
+    }
+    for p in [&dropped_a, &dropped_b] {
+        assert!(!p.exists(), "{} was kept", p.display());
+    }
+    assert_eq!(cache.retain(|_| true), 0);
+}

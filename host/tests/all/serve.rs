@@ -990,16 +990,29 @@ fn puts_and_restarts_compile_through_the_cache_in_the_store() {
     assert_eq!(store.check().unwrap(), 2);
     drop(store);
 
-    // A restart deserializes the active version instead of compiling it.
+    // A restart deserializes the active version instead of compiling it, and prunes the
+    // entry of the version that failed its self-test (the store does not hold it).
     let server = start(config(), &dir);
     assert_eq!(outcome(&server), edgeplug::cache::CacheOutcome::Hit);
+    let cache_dir = store_dir.join(edgeplug::serve::config::DEFAULT_CACHE_DIR);
+    let mut names: Vec<String> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = [&v1, &v2]
+        .iter()
+        .map(|p| edgeplug::store::digest_hex(p))
+        .collect();
+    expected.sort();
+    let digests: Vec<&str> = names.iter().map(|n| &n[..64]).collect();
+    assert_eq!(digests, expected, "{names:?}");
     let c = Client::new(&server);
     let r = c.infer("cached", &[1, 2, 3, 4]);
     assert_eq!((r.status, r.body.as_slice()), (200, &[2u8, 2, 2, 2][..]));
     server.shutdown().unwrap();
 
     // A corrupted entry is rebuilt, never loaded.
-    let cache_dir = store_dir.join(edgeplug::serve::config::DEFAULT_CACHE_DIR);
     for e in std::fs::read_dir(&cache_dir).unwrap() {
         let path = e.unwrap().path();
         let mut bytes = std::fs::read(&path).unwrap();
