@@ -73,6 +73,26 @@ impl LoadedModel {
         &self.outputs
     }
 
+    /// The specs of the model's only input and only output, for plugins (called `plugin`
+    /// in the message) that need exactly one of each.
+    ///
+    /// # Errors
+    /// [`ErrorCode::Model`] naming `plugin` and both counts when the model has another
+    /// number of inputs or outputs.
+    pub fn single_input_output(&self, plugin: &str) -> Result<(&TensorSpec, &TensorSpec), Error> {
+        match (self.inputs(), self.outputs()) {
+            ([i], [o]) => Ok((i, o)),
+            (i, o) => Err(error(
+                ErrorCode::Model,
+                format!(
+                    "the {plugin} plugin needs a model with 1 input and 1 output, this one has {} and {}",
+                    i.len(),
+                    o.len()
+                ),
+            )),
+        }
+    }
+
     /// Bytes of the activation arena (saturated to `u32`).
     pub fn arena_bytes(&self) -> u32 {
         u32::try_from(self.interpreter.arena_bytes()).unwrap_or(u32::MAX)

@@ -59,16 +59,8 @@ fn quant(spec: &TensorSpec, what: &str) -> Result<Quant, Error> {
 fn load() -> Result<State, Error> {
     let payload = Payload::parse(MODEL_SLOT.payload());
     let model = LoadedModel::load(payload.epm)?;
-    let (input, output) = match (model.inputs(), model.outputs()) {
-        ([i], [o]) => (quant(i, "input")?, quant(o, "output")?),
-        (i, o) => {
-            return Err(model_error(format!(
-                "the anomaly plugin needs a model with 1 input and 1 output, this one has {} and {}",
-                i.len(),
-                o.len()
-            )));
-        }
-    };
+    let (input, output) = model.single_input_output("anomaly")?;
+    let (input, output) = (quant(input, "input")?, quant(output, "output")?);
     let spec = |name: &str, len: u32| TensorSpec {
         name: name.into(),
         dtype: ElementType::Float32,

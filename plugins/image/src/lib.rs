@@ -43,16 +43,8 @@ fn model_error(message: String) -> Error {
 fn load() -> Result<State, Error> {
     let payload = Payload::parse(MODEL_SLOT.payload());
     let model = LoadedModel::load(payload.epm)?;
-    let (input, output) = match (model.inputs(), model.outputs()) {
-        ([i], [o]) => (i.clone(), o.clone()),
-        (i, o) => {
-            return Err(model_error(format!(
-                "the image plugin needs a model with 1 input and 1 output, this one has {} and {}",
-                i.len(),
-                o.len()
-            )));
-        }
-    };
+    let (input, output) = model.single_input_output("image")?;
+    let (input, output) = (input.clone(), output.clone());
     let (&[1, h, w, c], ElementType::Int8, Some(q)) =
         (input.shape.as_slice(), input.dtype, input.quantization)
     else {

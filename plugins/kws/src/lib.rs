@@ -43,16 +43,8 @@ fn model_error(message: String) -> Error {
 fn load() -> Result<State, Error> {
     let payload = Payload::parse(MODEL_SLOT.payload());
     let model = LoadedModel::load(payload.epm)?;
-    let (input, output) = match (model.inputs(), model.outputs()) {
-        ([i], [o]) => (i.clone(), o.clone()),
-        (i, o) => {
-            return Err(model_error(format!(
-                "the KWS plugin needs a model with 1 input and 1 output, this one has {} and {}",
-                i.len(),
-                o.len()
-            )));
-        }
-    };
+    let (input, output) = model.single_input_output("KWS")?;
+    let (input, output) = (input.clone(), output.clone());
     let elements = |s: &TensorSpec| s.shape.iter().map(|&d| d as usize).product::<usize>();
     if input.dtype != ElementType::Int8 || elements(&input) != kws::FEATURES {
         return Err(model_error(format!(
