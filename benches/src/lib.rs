@@ -148,6 +148,13 @@ pub struct Timing {
     pub samples: usize,
 }
 
+/// Runs `f` once and returns its result: a call that a profiler can select by name
+/// (`valgrind --tool=callgrind --toggle-collect='*measured*'`, see `report count`).
+#[inline(never)]
+pub fn measured<R>(f: impl FnOnce() -> R) -> R {
+    std::hint::black_box(f())
+}
+
 /// Calls `f` once to warm up, then repeatedly until both `min_samples` calls and
 /// `min_time` have passed (at most `max_samples` calls), timing each call.
 pub fn time_calls(

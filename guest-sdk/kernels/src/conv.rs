@@ -3,8 +3,9 @@
 //! [`conv2d`] dispatches to the fastest applicable variant: on `wasm32` with `simd128`,
 //! [`variants::pointwise4`] for 1x1 filters and [`variants::direct4`] otherwise (four
 //! channels per block, Wasm SIMD, `crate::simd`); on ARMv7E-M (`thumbv7em-*`, cfg from
-//! build.rs) [`variants::dsp`] (the DSP extension, `crate::dsp`); elsewhere (scalar Wasm,
-//! vectorizing native code: single-channel loops measured faster there)
+//! build.rs) [`variants::dsp`] (the DSP extension, `crate::dsp`); on scalar `wasm32`
+//! [`variants::swar`] (two pixels per 64-bit multiply, `crate::swar`); elsewhere
+//! (vectorizing native code: single-channel loops measured faster there)
 //! [`variants::pointwise`] / [`variants::direct`]. All give [`reference::conv2d`]'s bytes
 //! ([`variants::ALL`]).
 
@@ -12,6 +13,7 @@ use crate::common::{
     Axis, CHANNEL_BLOCK, bias_at, check_act, check_bias, check_requant, dot, dot_offset, finish,
     requant_at, shape_len, sum_i8,
 };
+use crate::requant::{PreparedRequant, prepare_requant};
 use crate::{ActivationRange, KernelError, Requant, Shape4, check_len};
 
 /// Parameters of an int8 CONV_2D, resolved from the op's options and tensors' quantization.
@@ -69,11 +71,14 @@ pub fn conv2d(
     output_shape: Shape4,
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    // Blocked variants pay off with Wasm SIMD, the DSP GEMM on ARMv7E-M (see the module docs).
+    // Blocked variants pay off with Wasm SIMD, the DSP GEMM on ARMv7E-M, the packed 64-bit
+    // GEMM on scalar Wasm (see the module docs).
     let simd = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+    let scalar_wasm = cfg!(all(target_arch = "wasm32", not(target_feature = "simd128")));
     let pw = variants::pointwise_supports(p, input_shape, filter_shape, output_shape);
     let run = match (pw, simd) {
         _ if cfg!(edgeplug_dsp_dispatch) => variants::dsp,
+        _ if scalar_wasm => variants::swar,
         (true, true) => variants::pointwise4,
         (true, false) => variants::pointwise,
         (false, true) => variants::direct4,
@@ -305,6 +310,7 @@ pub mod variants {
             supports: always,
         },
         Variant::of("dsp", dsp, always),
+        Variant::of("swar", swar, always),
         Variant {
             name: "dispatch",
             run: conv2d, // the dispatcher, super::conv2d
@@ -769,9 +775,148 @@ pub mod variants {
         Ok(())
     }
 
-    /// Largest `kh * kw * ic` that [`dsp`] gathers into its per-pixel patch buffers (two
-    /// of them on the stack); larger non-1x1 filters run [`direct`].
-    const DSP_PATCH_MAX: usize = 1024;
+    /// Largest `kh * kw * ic` that [`dsp`] and [`swar`] gather into their per-pixel patch
+    /// buffers (two of them on the stack); larger non-1x1 filters run [`direct`].
+    const PATCH_MAX: usize = 1024;
+
+    /// Elements of a pixel pair's input vectors that [`swar`] packs at once (2 KiB of
+    /// stack); longer vectors are packed and multiplied in chunks of this size.
+    const SWAR_CHUNK: usize = 256;
+
+    /// Start values of the accumulators of output channels `oc0..oc1` (at most
+    /// [`CHANNEL_BLOCK`] of them) whose filters have `k` values each: `plain[j] = bias`,
+    /// for pixels whose input is all padding, and `folded[j] = bias + input_offset *
+    /// Σw[oc0 + j]`, for the folded form `folded + Σ x * w`.
+    fn block_start(
+        bias: Option<&[i32]>,
+        filter: &[i8],
+        k: usize,
+        input_offset: i32,
+        oc0: usize,
+        oc1: usize,
+    ) -> ([i32; CHANNEL_BLOCK], [i32; CHANNEL_BLOCK]) {
+        let mut folded = [0i32; CHANNEL_BLOCK];
+        let mut plain = [0i32; CHANNEL_BLOCK];
+        for (j, oc) in (oc0..oc1).enumerate() {
+            let b = bias_at(bias, oc);
+            plain[j] = b;
+            folded[j] =
+                b.wrapping_add(input_offset.wrapping_mul(sum_i8(&filter[oc * k..(oc + 1) * k])));
+        }
+        (folded, plain)
+    }
+
+    /// CONV_2D for scalar 64-bit arithmetic without a vector unit (scalar `wasm32`: one
+    /// `i64.mul` is one instruction on wasmtime and one dispatch on wasmi): a GEMM over
+    /// pairs of output pixels, whose two input vectors are packed into one `i64` per
+    /// element so that each multiply-accumulate computes both pixels' products
+    /// (`crate::swar`, exact for vectors shorter than 2^17), register-blocked over four
+    /// output channels. The input vectors and the folding of the input offset are those
+    /// of [`dsp`] (the input pixel for 1x1 filters, else a gathered patch with padding
+    /// taps set to the input zero point). Non-1x1 filters with more than 1024 values or
+    /// whose `-input_offset` is not an `i8`, 1x1 filters with 2^17 input channels or
+    /// more, and requantization multipliers of `i32::MIN` are computed by [`direct`]. Supports every argument set; same results.
+    #[allow(clippy::too_many_arguments)]
+    pub fn swar(
+        p: &ConvParams,
+        input_shape: Shape4,
+        input: &[i8],
+        filter_shape: Shape4,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output_shape: Shape4,
+        output: &mut [i8],
+    ) -> Result<(), KernelError> {
+        let d = validate(
+            p,
+            input_shape,
+            input,
+            filter_shape,
+            filter,
+            bias,
+            requant,
+            output_shape,
+            output,
+        )?;
+        let k = d.kh * d.kw * d.ic;
+        let one_by_one = d.kh == 1 && d.kw == 1;
+        // A multiplier of `i32::MIN` (never from `Requant::from_real`) takes `direct`.
+        let prepared = !requant.iter().any(|r| r.multiplier == i32::MIN);
+        let fill = match i8::try_from(p.input_offset.wrapping_neg()) {
+            Ok(f) if prepared && k <= PATCH_MAX => f,
+            _ if prepared && one_by_one && k < crate::swar::MAX_LEN => 0, // no patch
+            _ => {
+                return direct(
+                    p,
+                    input_shape,
+                    input,
+                    filter_shape,
+                    filter,
+                    bias,
+                    requant,
+                    output_shape,
+                    output,
+                );
+            }
+        };
+        let pixels = d.n * d.oh * d.ow;
+        let mut patch0 = [0i8; PATCH_MAX];
+        let mut patch1 = [0i8; PATCH_MAX];
+        let mut packed = [0i64; SWAR_CHUNK];
+        let mut sums = [0i64; CHANNEL_BLOCK];
+        let mut oc0 = 0;
+        while oc0 < d.oc {
+            let oc1 = (oc0 + CHANNEL_BLOCK).min(d.oc);
+            let len = oc1 - oc0;
+            let (folded, plain) = block_start(bias, filter, k, p.input_offset, oc0, oc1);
+            let mut rq = [PreparedRequant::default(); CHANNEL_BLOCK];
+            let ok = prepare_requant(requant, oc0, &mut rq[..len]);
+            debug_assert!(ok, "multiplier i32::MIN was routed to `direct`");
+            let weights = &filter[oc0 * k..oc1 * k];
+            let mut q = 0;
+            while q < pixels {
+                let rows = pair_rows(&d, input, q, one_by_one, fill, &mut patch0, &mut patch1);
+                let (x0, x1) = (rows.x0, rows.x1);
+                let sums = &mut sums[..len];
+                sums.fill(0);
+                let mut start = 0;
+                while start < x0.len() {
+                    let n = (x0.len() - start).min(SWAR_CHUNK);
+                    let xs = &mut packed[..n];
+                    crate::swar::pack(&x0[start..start + n], &x1[start..start + n], xs);
+                    let xs = &*xs;
+                    let w = |j: usize| &weights[j * k + start..j * k + start + n];
+                    let mut j = 0;
+                    while j + 4 <= len {
+                        let s = crate::swar::dot4(xs, [w(j), w(j + 1), w(j + 2), w(j + 3)]);
+                        for (a, s) in sums[j..j + 4].iter_mut().zip(s) {
+                            *a = a.wrapping_add(s);
+                        }
+                        j += 4;
+                    }
+                    for (j, a) in sums.iter_mut().enumerate().skip(j) {
+                        *a = a.wrapping_add(crate::swar::dot1(xs, w(j)));
+                    }
+                    start += n;
+                }
+                for (j, &s) in sums.iter().enumerate() {
+                    let at = q * d.oc + oc0 + j;
+                    rows.store(output, at, d.oc, crate::swar::split(s), |inside, a| {
+                        let start = if inside {
+                            folded[j].wrapping_add(a)
+                        } else {
+                            plain[j]
+                        };
+                        rq[j].finish(start, p.output_offset, p.act)
+                    });
+                }
+                q += 2;
+            }
+            oc0 = oc1;
+        }
+        Ok(())
+    }
 
     /// CONV_2D as a GEMM on the Arm DSP extension (`SMLAD` on `SXTB16`-unpacked operands,
     /// see `crate::dsp`), register-blocked over two output pixels: each pair's input
@@ -817,7 +962,7 @@ pub mod variants {
         // A multiplier of `i32::MIN` (never from `Requant::from_real`) takes the portable path.
         let prepared = !requant.iter().any(|r| r.multiplier == i32::MIN);
         let fill = match fill {
-            Some(f) if prepared && k <= DSP_PATCH_MAX => f,
+            Some(f) if prepared && k <= PATCH_MAX => f,
             _ if prepared && one_by_one => 0, // no patch
             _ => {
                 return direct(
@@ -834,50 +979,28 @@ pub mod variants {
             }
         };
         let pixels = d.n * d.oh * d.ow;
-        let mut patch0 = [0i8; DSP_PATCH_MAX];
-        let mut patch1 = [0i8; DSP_PATCH_MAX];
-        let mut widened = [[0u32; 4]; DSP_PATCH_MAX / 4];
+        let mut patch0 = [0i8; PATCH_MAX];
+        let mut patch1 = [0i8; PATCH_MAX];
+        let mut widened = [[0u32; 4]; PATCH_MAX / 4];
         let mut oc0 = 0;
         while oc0 < d.oc {
             let oc1 = (oc0 + CHANNEL_BLOCK).min(d.oc);
             let len = oc1 - oc0;
-            let mut folded = [0i32; CHANNEL_BLOCK];
-            let mut plain = [0i32; CHANNEL_BLOCK];
-            let mut rq = [crate::dsp::PreparedRequant::default(); CHANNEL_BLOCK];
-            for (j, oc) in (oc0..oc1).enumerate() {
-                let b = bias_at(bias, oc);
-                plain[j] = b;
-                folded[j] = b.wrapping_add(
-                    p.input_offset
-                        .wrapping_mul(sum_i8(&filter[oc * k..(oc + 1) * k])),
-                );
-            }
-            let ok = crate::dsp::prepare_requant(requant, oc0, &mut rq[..len]);
+            let (folded, plain) = block_start(bias, filter, k, p.input_offset, oc0, oc1);
+            let mut rq = [PreparedRequant::default(); CHANNEL_BLOCK];
+            let ok = prepare_requant(requant, oc0, &mut rq[..len]);
             debug_assert!(ok, "multiplier i32::MIN was routed to `direct`");
             let weights = &filter[oc0 * k..oc1 * k];
             let mut q = 0;
             while q < pixels {
-                let pair = q + 1 < pixels;
-                let r0 = dsp_row(&d, input, q, one_by_one, fill, &mut patch0);
-                let r1 = if pair {
-                    dsp_row(&d, input, q + 1, one_by_one, fill, &mut patch1)
-                } else {
-                    None
-                };
-                // Rows the dot products run over (a missing one repeats the other; an
-                // all-padding pair runs over nothing).
-                let (x0, x1) = match (r0, r1) {
-                    (Some(a), Some(b)) => (a, b),
-                    (Some(a), None) | (None, Some(a)) => (a, a),
-                    (None, None) => (&[][..], &[][..]),
-                };
+                let rows = pair_rows(&d, input, q, one_by_one, fill, &mut patch0, &mut patch1);
+                let (x0, x1) = (rows.x0, rows.x1);
                 // (A 1x1 filter's row may be longer than the buffer: the rest is plain.)
-                let chunks = (x0.len() / 4).min(DSP_PATCH_MAX / 4);
+                let chunks = (x0.len() / 4).min(PATCH_MAX / 4);
                 crate::dsp::widen_pair(x0, x1, &mut widened[..chunks]);
                 let xw = &widened[..chunks];
-                let (in0, in1) = (r0.is_some(), r1.is_some());
                 let (o0, o1) = (q * d.oc + oc0, (q + 1) * d.oc + oc0);
-                if pair && in0 && in1 {
+                if rows.pair && rows.in0 && rows.in1 {
                     // The common case: two pixels with input rows, no bounds checks.
                     let (head, tail) = output.split_at_mut(o1);
                     let rows = weights
@@ -895,21 +1018,15 @@ pub mod variants {
                     continue;
                 }
                 for j in 0..len {
-                    let [a0, a1] = crate::dsp::dot_2x1(xw, x0, x1, &weights[j * k..(j + 1) * k], 0);
-                    // `x0` is pixel `q`'s row unless only pixel `q + 1` has one.
-                    let (acc_q, acc_q1) = if in0 { (a0, a1) } else { (0, a0) };
-                    let value = |inside: bool, a: i32| {
+                    let acc = crate::dsp::dot_2x1(xw, x0, x1, &weights[j * k..(j + 1) * k], 0);
+                    rows.store(output, o0 + j, d.oc, acc, |inside, a| {
                         let start = if inside {
                             folded[j].wrapping_add(a)
                         } else {
                             plain[j]
                         };
                         rq[j].finish(start, p.output_offset, p.act)
-                    };
-                    output[o0 + j] = value(in0, acc_q);
-                    if pair {
-                        output[o1 + j] = value(in1, acc_q1);
-                    }
+                    });
                 }
                 q += 2;
             }
@@ -918,17 +1035,90 @@ pub mod variants {
         Ok(())
     }
 
-    /// The input vector of output pixel `q` (flat index over batch, rows, columns) for
-    /// [`dsp`]: for a 1x1 filter the input pixel (`None` when it is in the padding), else
-    /// the patch gathered into `buf` (padding taps filled with `fill`).
+    /// The input vectors of output pixels `q` and `q + 1` (flat indices over batch, rows,
+    /// columns) for the pixel-pair GEMMs [`dsp`] and [`swar`].
+    struct PairRows<'a> {
+        /// Whether pixel `q + 1` exists.
+        pair: bool,
+        /// Whether pixel `q` has an input vector (a 1x1 filter's pixel in the padding has
+        /// none).
+        in0: bool,
+        /// Whether pixel `q + 1` exists and has an input vector.
+        in1: bool,
+        /// The vectors the dot products run over: pixel `q`'s and `q + 1`'s; a missing one
+        /// repeats the other, and both are empty when neither pixel has one.
+        x0: &'a [i8],
+        /// See `x0`.
+        x1: &'a [i8],
+    }
+
+    impl PairRows<'_> {
+        /// Stores one output channel of both pixels from the dot products `[over x0, over
+        /// x1]`: `output[at]` for pixel `q`, `output[at + oc]` for `q + 1` (if it exists),
+        /// each `finish(has_vector, dot)`, with the pixel's own dot product (0 when it has
+        /// no vector).
+        #[inline(always)]
+        fn store(
+            &self,
+            output: &mut [i8],
+            at: usize,
+            oc: usize,
+            [a0, a1]: [i32; 2],
+            finish: impl Fn(bool, i32) -> i8,
+        ) {
+            // `x0` is pixel `q`'s vector unless only pixel `q + 1` has one.
+            let (acc_q, acc_q1) = if self.in0 { (a0, a1) } else { (0, a0) };
+            output[at] = finish(self.in0, acc_q);
+            if self.pair {
+                output[at + oc] = finish(self.in1, acc_q1);
+            }
+        }
+    }
+
+    /// [`PairRows`] of pixels `q` and `q + 1`, gathering patches into `patch0`/`patch1`
+    /// (see [`patch_row`]).
     #[inline(always)]
-    fn dsp_row<'a>(
+    fn pair_rows<'a>(
         d: &Dims,
         input: &'a [i8],
         q: usize,
         one_by_one: bool,
         fill: i8,
-        buf: &'a mut [i8; DSP_PATCH_MAX],
+        patch0: &'a mut [i8; PATCH_MAX],
+        patch1: &'a mut [i8; PATCH_MAX],
+    ) -> PairRows<'a> {
+        let pair = q + 1 < d.n * d.oh * d.ow;
+        let r0 = patch_row(d, input, q, one_by_one, fill, patch0);
+        let r1 = if pair {
+            patch_row(d, input, q + 1, one_by_one, fill, patch1)
+        } else {
+            None
+        };
+        let (x0, x1) = match (r0, r1) {
+            (Some(a), Some(b)) => (a, b),
+            (Some(a), None) | (None, Some(a)) => (a, a),
+            (None, None) => (&[][..], &[][..]),
+        };
+        PairRows {
+            pair,
+            in0: r0.is_some(),
+            in1: r1.is_some(),
+            x0,
+            x1,
+        }
+    }
+
+    /// The input vector of output pixel `q` (flat index over batch, rows, columns) for
+    /// [`dsp`] and [`swar`]: for a 1x1 filter the input pixel (`None` when it is in the padding), else
+    /// the patch gathered into `buf` (padding taps filled with `fill`).
+    #[inline(always)]
+    fn patch_row<'a>(
+        d: &Dims,
+        input: &'a [i8],
+        q: usize,
+        one_by_one: bool,
+        fill: i8,
+        buf: &'a mut [i8; PATCH_MAX],
     ) -> Option<&'a [i8]> {
         let ic = d.ic;
         let b = q / (d.oh * d.ow);

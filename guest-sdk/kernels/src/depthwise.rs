@@ -741,7 +741,8 @@ pub mod variants {
         requant: &[Requant],
         output: &mut [i8],
     ) {
-        use crate::dsp::{PreparedRequant, load4, smlabb, smlatt, sxtb16, sxtb16_ror8};
+        use crate::dsp::{load4, smlabb, smlatt, sxtb16, sxtb16_ror8};
+        use crate::requant::PreparedRequant;
         const GROUPS: usize = CHANNEL_BLOCK / 4;
         let taps = kh * kw;
         let c = d.oc; // == d.ic
@@ -764,7 +765,7 @@ pub mod variants {
                     (0..taps).fold(0i32, |s, t| s.wrapping_add(i32::from(filter[t * c + ch])));
                 folded[j] = bias_at(bias, ch).wrapping_add(p.input_offset.wrapping_mul(wsum));
             }
-            let ok = crate::dsp::prepare_requant(requant, c0, &mut rq[..len]);
+            let ok = crate::requant::prepare_requant(requant, c0, &mut rq[..len]);
             debug_assert!(ok, "multiplier i32::MIN was routed to `dm1_core`");
             for t in 0..taps {
                 let (w, _) = filter[t * c + c0..t * c + c0 + vec_len].as_chunks::<4>();

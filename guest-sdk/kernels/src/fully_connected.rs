@@ -1,6 +1,7 @@
 //! FULLY_CONNECTED (int8, per-tensor or per-channel weights).
 //!
-//! [`fully_connected`] dispatches to [`variants::folded4`] on `wasm32` with `simd128`, else to
+//! [`fully_connected`] dispatches to [`variants::folded4`] on `wasm32` with `simd128`, to
+//! [`variants::offset4`] on scalar `wasm32`, else (vectorizing native code) to
 //! [`variants::folded`]; every variant gives the same
 //! bytes as [`reference::fully_connected`], and [`variants::ALL`] lists them for tests.
 //!
@@ -17,7 +18,7 @@
 //! output bytes of the four clips (`guest-sdk/dsp/tests/all/ad.rs` checks this).
 
 use crate::common::{
-    bias_at, check_act, check_bias, check_requant, dot, finish, requant_at, sum_i8,
+    CHANNEL_BLOCK, bias_at, check_act, check_bias, check_requant, dot, finish, requant_at, sum_i8,
 };
 use crate::{ActivationRange, KernelError, Requant, check_len};
 
@@ -80,6 +81,8 @@ pub fn fully_connected(
 ) -> Result<(), KernelError> {
     let run = if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
         variants::folded4
+    } else if cfg!(target_arch = "wasm32") {
+        variants::offset4
     } else {
         variants::folded
     };
@@ -205,10 +208,103 @@ pub mod variants {
             run: folded4,
         },
         Variant {
+            name: "offset4",
+            run: offset4,
+        },
+        Variant {
             name: "dispatch",
             run: fully_connected, // the dispatcher
         },
     ];
+
+    /// Input values [`offset4`] offsets at once (1 KiB of stack).
+    const OFFSET_CHUNK: usize = 256;
+
+    /// FULLY_CONNECTED for machines without a vector unit (scalar `wasm32`): the input row
+    /// with its offset added, `input[b,i] + input_offset` (wrapping), is formed once per
+    /// chunk of 256 values and shared by four output rows at a time, so a
+    /// multiply-accumulate is one weight load, one multiply and one add, and no weight
+    /// sums are needed: `acc = bias[o] + Σ_i (input[b,i] + input_offset) * w[o,i]`, the
+    /// reference's own terms. Same results.
+    #[allow(clippy::too_many_arguments)]
+    pub fn offset4(
+        p: &FullyConnectedParams,
+        batches: usize,
+        depth: usize,
+        input: &[i8],
+        out_depth: usize,
+        filter: &[i8],
+        bias: Option<&[i32]>,
+        requant: &[Requant],
+        output: &mut [i8],
+    ) -> Result<(), KernelError> {
+        validate(
+            p, batches, depth, input, out_depth, filter, bias, requant, output,
+        )?;
+        let mut shifted = [0i32; OFFSET_CHUNK];
+        let mut acc = [0i32; CHANNEL_BLOCK];
+        for b in 0..batches {
+            let x = &input[b * depth..(b + 1) * depth];
+            let mut o0 = 0;
+            while o0 < out_depth {
+                let o1 = (o0 + CHANNEL_BLOCK).min(out_depth);
+                let acc = &mut acc[..o1 - o0];
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = bias_at(bias, o0 + j);
+                }
+                let mut start = 0;
+                while start < depth {
+                    let n = (depth - start).min(OFFSET_CHUNK);
+                    let xs = &mut shifted[..n];
+                    for (v, &x) in xs.iter_mut().zip(&x[start..start + n]) {
+                        *v = i32::from(x).wrapping_add(p.input_offset);
+                    }
+                    let xs = &*xs;
+                    let w = |j: usize| {
+                        let row = (o0 + j) * depth + start;
+                        &filter[row..row + n]
+                    };
+                    let mut j = 0;
+                    while j + 4 <= acc.len() {
+                        let s = dot4_i32(xs, [w(j), w(j + 1), w(j + 2), w(j + 3)]);
+                        for (a, s) in acc[j..j + 4].iter_mut().zip(s) {
+                            *a = a.wrapping_add(s);
+                        }
+                        j += 4;
+                    }
+                    for (j, a) in acc.iter_mut().enumerate().skip(j) {
+                        let s = xs.iter().zip(w(j)).fold(0i32, |s, (&x, &w)| {
+                            s.wrapping_add(x.wrapping_mul(i32::from(w)))
+                        });
+                        *a = a.wrapping_add(s);
+                    }
+                    start += n;
+                }
+                let out = &mut output[b * out_depth + o0..b * out_depth + o1];
+                for (j, (o, &a)) in out.iter_mut().zip(&*acc).enumerate() {
+                    *o = finish(a, requant_at(requant, o0 + j), p.output_offset, p.act);
+                }
+                o0 = o1;
+            }
+        }
+        Ok(())
+    }
+
+    /// `Σ x[i] * w[k][i]` for four weight rows of `x.len()` values, wrapping.
+    #[inline(always)]
+    fn dot4_i32(x: &[i32], w: [&[i8]; 4]) -> [i32; 4] {
+        let n = x.len();
+        let (w0, w1, w2, w3) = (&w[0][..n], &w[1][..n], &w[2][..n], &w[3][..n]);
+        let mut acc = [0i32; 4];
+        for i in 0..n {
+            let v = x[i];
+            acc[0] = acc[0].wrapping_add(v.wrapping_mul(i32::from(w0[i])));
+            acc[1] = acc[1].wrapping_add(v.wrapping_mul(i32::from(w1[i])));
+            acc[2] = acc[2].wrapping_add(v.wrapping_mul(i32::from(w2[i])));
+            acc[3] = acc[3].wrapping_add(v.wrapping_mul(i32::from(w3[i])));
+        }
+        acc
+    }
 
     /// FULLY_CONNECTED with the input offset folded out of the inner loop:
     /// `acc = (bias[o] + input_offset * Σ_i w[o,i]) + Σ_i input[b,i] * w[o,i]`. The row sum

@@ -34,6 +34,7 @@ pub mod quantize;
 pub mod requant;
 mod simd;
 pub mod softmax;
+mod swar;
 
 pub use activation::{Activation, ActivationRange};
 pub use requant::Requant;

@@ -145,6 +145,90 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
     )
 }
 
+/// A [`Requant`] with its shifts and rounding mask worked out once per
+/// channel, for the epilogue of the pixel-pair GEMMs and the DSP variants ([`Self::finish`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PreparedRequant {
+    multiplier: i32,
+    /// `2^left` (the left shift as a wrapping multiplication, as TFLite writes it).
+    left_mul: i32,
+    right: u32,
+    mask: i32,
+    half_mask: i32,
+}
+
+impl PreparedRequant {
+    /// Prepares `r`, whose shift must be in `-31..=31` (the kernels check it first), or
+    /// `None` when its multiplier is `i32::MIN` (never produced by
+    /// [`Requant::from_real`], whose multipliers lie in
+    /// `[2^30, 2^31)`): the callers then use their portable path.
+    #[inline(always)]
+    pub(crate) fn new(r: Requant) -> Option<Self> {
+        if r.multiplier == i32::MIN {
+            return None;
+        }
+        let left = r.shift.clamp(0, 31) as u32;
+        let right = (-r.shift).clamp(0, 31) as u32;
+        let mask = ((1i64 << right) - 1) as i32;
+        Some(PreparedRequant {
+            multiplier: r.multiplier,
+            left_mul: 1i32.wrapping_shl(left),
+            right,
+            mask,
+            half_mask: mask >> 1,
+        })
+    }
+
+    /// Exactly [`multiply_by_quantized_multiplier`] with this multiplier:
+    /// `RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << left, m), right)`.
+    ///
+    /// The doubling high multiply `trunc((a*b + nudge) / 2^31)` (nudge `2^30`, or
+    /// `1 - 2^30` when `a*b < 0`) equals `floor((a*b + 2^30) / 2^31)` for both signs: for
+    /// `a*b >= 0` the two are the same expression; for `a*b < 0`, truncating the negative
+    /// `n = a*b + 1 - 2^30` is `floor((n + 2^31 - 1) / 2^31)` = `floor((a*b + 2^30) / 2^31)`.
+    /// Its one saturating case, `MIN * MIN`, cannot occur (`new` refuses `MIN`), and every
+    /// other product gives a value in `i32`. So one `SMLAL` and a shift.
+    #[inline(always)]
+    pub(crate) fn apply(self, x: i32) -> i32 {
+        let a = x.wrapping_mul(self.left_mul);
+        let high = ((i64::from(a) * i64::from(self.multiplier) + (1 << 30)) >> 31) as i32;
+        let remainder = high & self.mask;
+        let threshold = self.half_mask + i32::from(high < 0);
+        (high >> self.right) + i32::from(remainder > threshold)
+    }
+
+    /// The convolution epilogue with this multiplier: requantize, add `output_offset`
+    /// (wrapping), clamp to `act` (the same as `crate::common::finish`).
+    #[inline(always)]
+    pub(crate) fn finish(self, acc: i32, output_offset: i32, act: crate::ActivationRange) -> i8 {
+        let v = self.apply(acc).wrapping_add(output_offset);
+        v.max(act.min).min(act.max) as i8
+    }
+}
+
+/// Prepares a requantization table for [`PreparedRequant::finish`]: `out[j]` for channel
+/// `first + j` of `requant` (a one-entry table applies to every channel). Returns `false`
+/// (and leaves `out` partly written) if some entry has the multiplier `i32::MIN`.
+#[inline(always)]
+pub(crate) fn prepare_requant(
+    requant: &[Requant],
+    first: usize,
+    out: &mut [PreparedRequant],
+) -> bool {
+    for (j, o) in out.iter_mut().enumerate() {
+        let r = if requant.len() == 1 {
+            requant[0]
+        } else {
+            requant[first + j]
+        };
+        match PreparedRequant::new(r) {
+            Some(p) => *o = p,
+            None => return false,
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +328,68 @@ mod tests {
         assert_eq!(round_half_away_f32(-2.4), -2);
         assert_eq!(round_half_away_f32(f32::NAN), 0);
         assert_eq!(round_half_away_f32(1e20), i32::MAX);
+    }
+
+    #[test]
+    fn prepared_requant_equals_multiply_by_quantized_multiplier() {
+        let specials = [
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+            1 << 30,
+            -(1 << 30),
+            (1 << 30) + 1,
+            12345,
+            -12345,
+        ];
+        let mut state = 0x9e37_79b9u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for shift in -31..=31 {
+            let mut mults = [0i32; 13 + 80];
+            mults[..13].copy_from_slice(&specials);
+            for (k, m) in mults[13..].iter_mut().enumerate() {
+                let r = next();
+                // Half any value, half in TFLite's range [2^30, 2^31).
+                *m = if k % 2 == 0 {
+                    r as i32
+                } else {
+                    (r >> 1 | 1 << 30) as i32
+                };
+            }
+            for m in mults {
+                let r = Requant {
+                    multiplier: m,
+                    shift,
+                };
+                let Some(p) = PreparedRequant::new(r) else {
+                    assert_eq!(m, i32::MIN);
+                    continue;
+                };
+                let mut xs = [0i32; 13 + 120];
+                xs[..13].copy_from_slice(&specials);
+                for (k, x) in xs[13..].iter_mut().enumerate() {
+                    let r = next() as i32;
+                    // Half any value, half accumulator-sized.
+                    *x = if k % 2 == 0 { r } else { r >> 12 };
+                }
+                for x in xs {
+                    assert_eq!(
+                        p.apply(x),
+                        multiply_by_quantized_multiplier(x, m, shift),
+                        "x={x} m={m} shift={shift}"
+                    );
+                }
+            }
+        }
     }
 }

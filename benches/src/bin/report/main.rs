@@ -8,6 +8,17 @@
 //! report [--out FILE] [--plots DIR] [--quick]   write the report (default ../BENCHMARKS.md)
 //! report rss [RUNNER.wasm]                      print the peak RSS of this process after
 //!                                               loading the four MLPerf plugins on wasmtime
+//! report models [--quick]                       only the latency per model (native and each
+//!                                               runner of EDGEPLUG_RUNNERS on wasmtime and
+//!                                               wasmi, median and fastest), on stdout: a
+//!                                               side-by-side check of a kernel change
+//! report count MODEL RUNNER ENGINE              one warm inference of MODEL (demo, kws, vww,
+//!                                               ic, ad) on ENGINE (native, wasmtime, wasmi)
+//!                                               with RUNNER (`shared` or a runner core
+//!                                               module) inside `edgeplug_benches::measured`,
+//!                                               for an instruction count that does not
+//!                                               depend on the machine's load:
+//!     valgrind --tool=callgrind --toggle-collect='*measured*' report count kws shared wasmi
 //! ```
 //!
 //! Inputs (environment; each optional, the report says what was missing):
@@ -367,12 +378,16 @@ fn main() -> Result<()> {
     if args.first().map(String::as_str) == Some("rss") {
         return rss_probe(args.get(1).map(Path::new));
     }
+    if args.first().map(String::as_str) == Some("count") {
+        return count(&args[1..]);
+    }
     let root = edgeplug_benches::workspace_root();
     let root = root.canonicalize().unwrap_or(root);
     let mut out = root.join("BENCHMARKS.md");
     let mut plots = root.join("benches/plots");
     let mut quick = false;
-    let mut it = args.iter();
+    let models_only = args.first().map(String::as_str) == Some("models");
+    let mut it = args.iter().skip(usize::from(models_only));
     while let Some(a) = it.next() {
         match a.as_str() {
             "--out" => out = PathBuf::from(it.next().context("--out needs a file")?),
@@ -424,6 +439,10 @@ fn main() -> Result<()> {
         }
         rows.push(row);
     }
+    if models_only {
+        print_models(&rows);
+        return Ok(());
+    }
     eprintln!("measuring the call overhead ...");
     let call = gateway::call_cost(quick);
     let effort = gateway::Effort::new(quick);
@@ -461,6 +480,90 @@ fn main() -> Result<()> {
     std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// `report count MODEL RUNNER ENGINE` (see the header): sets up, runs one inference to
+/// warm up, then one inside [`edgeplug_benches::measured`], and checks that both gave the
+/// native executor's output.
+fn count(args: &[String]) -> Result<()> {
+    let [model, runner, engine] = args else {
+        bail!("usage: report count MODEL RUNNER ENGINE");
+    };
+    let shared = shared_models().context("../shared/models is needed")?;
+    let w = workloads(Some(&shared))?
+        .into_iter()
+        .find(|w| w.short == model.as_str())
+        .with_context(|| format!("no model `{model}` (demo, kws, vww, ic, ad)"))?;
+    let m = edgeplug_tflite::import(&w.tflite).context("import")?;
+    let mut interp = Interpreter::new(&m).context("prepare")?;
+    let out_len = m.tensors[m.outputs[0] as usize]
+        .byte_len()
+        .context("output size")?;
+    let mut expected = vec![0u8; out_len];
+    interp.invoke(&[&w.input], &mut [&mut expected])?;
+    let got = if engine == "native" {
+        let mut out = vec![0u8; out_len];
+        edgeplug_benches::measured(|| interp.invoke(&[&w.input], &mut [&mut out]))?;
+        out
+    } else {
+        let core = match runner.as_str() {
+            "shared" => None,
+            path => Some(read_runner(Path::new(path))?),
+        };
+        let epm = edgeplug_model::format::encode(&m).context("encode")?;
+        let component = pack(&epm, core.as_deref())?;
+        let config = EngineConfig::default();
+        let file = format!("{model}.wasm");
+        let mut p = match engine.as_str() {
+            "wasmtime" => {
+                let engine = WasmtimeEngine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+                PluginInstance::Wasmtime(engine.compile(&file, &component)?.instantiate()?)
+            }
+            "wasmi" => PluginInstance::Wasmi(WasmiInstance::load(&file, &component, &config)?),
+            other => bail!("unknown engine `{other}` (native, wasmtime, wasmi)"),
+        };
+        let warm = p.infer_raw(&[&w.input])?;
+        let out = edgeplug_benches::measured(|| p.infer_raw(&[&w.input]))?;
+        if warm[0].data != out[0].data {
+            bail!("the two inferences differ");
+        }
+        out[0].data.clone()
+    };
+    if got != expected {
+        bail!("{engine} output differs from the native executor's");
+    }
+    eprintln!("{model} on {engine} ({runner}): output identical to native");
+    Ok(())
+}
+
+/// `report models`: one line per model and engine, median and fastest call, and the
+/// median's ratio to native.
+fn print_models(rows: &[ModelRow]) {
+    let t = |d: Duration| fmt_time(d.as_secs_f64());
+    println!("| model | runner | engine | median | fastest | / native |");
+    println!("|---|---|---|---:|---:|---:|");
+    for row in rows {
+        let native = row.native.median.as_secs_f64();
+        let (m, f) = (t(row.native.median), t(row.native.min));
+        println!("| {} | | native | {m} | {f} | 1.00x |", row.short);
+        for r in &row.runners {
+            for (engine, cell) in [("wasmtime", &r.wasmtime), ("wasmi", &r.wasmi)] {
+                match cell {
+                    Cell::Time(x) => println!(
+                        "| {} | {} | {engine} | {} | {} | {:.2}x |",
+                        row.short,
+                        r.runner,
+                        t(x.median),
+                        t(x.min),
+                        x.median.as_secs_f64() / native
+                    ),
+                    Cell::Missing(why) => {
+                        println!("| {} | {} | {engine} | {why} | | |", row.short, r.runner)
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The figures of `gateway.rs`: each measured independently, so one failing does not lose

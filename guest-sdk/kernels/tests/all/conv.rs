@@ -767,14 +767,32 @@ fn suite_dsp() {
     );
 }
 
-/// The DSP variant's own fallbacks and block edges against the reference: a patch larger
-/// than its 1024-value buffers, input offsets whose negation is not an `i8` (both run
-/// `direct`), odd pixel and channel counts, more than 64 output channels, and 1x1 filters
+#[test]
+fn suite_swar() {
+    assert_eq!(
+        suite(variant("swar")),
+        hand_cases().len() + edge_cases().len()
+    );
+}
+
+/// The pixel-pair GEMM variants' (`dsp`, `swar`) own fallbacks and block edges against the
+/// reference: a patch larger than their 1024-value buffers, input offsets whose negation
+/// is not an `i8` (both run `direct`), odd pixel and channel counts, more than 64 output
+/// channels, input vectors longer than `swar`'s 256-value packing chunk, and 1x1 filters
 /// whose input pixels lie partly in explicit padding.
 #[test]
-fn dsp_fallbacks_and_blocks_match_reference() {
-    let dsp = variant("dsp");
+fn pair_variants_fallbacks_and_blocks_match_reference() {
     let mut cases = vec![
+        same_case(
+            "3x3x32: patch of 288, two chunks and a tail",
+            Shape4::new(1, 4, 5, 32),
+            (3, 3),
+            6,
+            1,
+            1,
+            (-7, 3),
+            70,
+        ),
         same_case(
             "patch > 1024",
             Shape4::new(1, 5, 4, 80),
@@ -873,13 +891,50 @@ fn dsp_fallbacks_and_blocks_match_reference() {
     c.p.pad_left = 2;
     c.os = Shape4::new(1, 5, 5, 3);
     cases.push(c);
-    for c in cases {
-        assert_eq!(
-            c.run(dsp.run).unwrap(),
-            c.run(variants::reference).unwrap(),
-            "{}",
-            c.name
-        );
+    for v in ["dsp", "swar"].map(variant) {
+        for c in &cases {
+            assert_eq!(
+                c.run(v.run).unwrap(),
+                c.run(variants::reference).unwrap(),
+                "{}: {}",
+                v.name,
+                c.name
+            );
+        }
+    }
+}
+
+/// `swar` packs two pixels' products into one `i64` and is exact while a dot product has
+/// fewer than 2^17 terms: 1x1 filters over 2^17 - 1 channels with every product at its
+/// extreme (`±2^14`, sums within one product of `i32::MIN`/`i32::MAX`) give the
+/// reference's bytes, and at 2^17 channels (where the reference's `i32` accumulator
+/// wraps) it runs `direct` and still does. Channel `j`'s bias cancels pixel `j`'s exact
+/// sum to 5, so an accumulator off by one changes an output byte.
+#[test]
+fn swar_is_exact_at_its_bound() {
+    let swar = variant("swar");
+    for ic in [(1 << 17) - 1, 1 << 17] {
+        for (x0, x1, w) in [
+            (-128i8, 127i8, -128i8),
+            (127, -128, -128),
+            (-128, -128, 127),
+        ] {
+            let sum = |x: i8| (i32::from(x) * i32::from(w)).wrapping_mul(ic as i32);
+            let c = Case {
+                name: "extreme",
+                p: params(1, 1, (0, 0), 0, 0),
+                is: Shape4::new(1, 1, 2, ic),
+                input: (0..2 * ic).map(|i| if i < ic { x0 } else { x1 }).collect(),
+                fs: Shape4::new(2, 1, 1, ic),
+                filter: vec![w; 2 * ic],
+                bias: Some(vec![5i32.wrapping_sub(sum(x0)), 5i32.wrapping_sub(sum(x1))]),
+                requant: vec![rq(1.0)],
+                os: Shape4::new(1, 1, 2, 2),
+            };
+            let want = c.run(variants::reference).unwrap();
+            assert_eq!([want[0], want[3]], [5, 5], "the case is sensitive");
+            assert_eq!(c.run(swar.run).unwrap(), want, "ic {ic}, ({x0}, {x1}, {w})");
+        }
     }
 }
 
@@ -900,6 +955,7 @@ fn every_variant_is_covered() {
         "pointwise4",
         "direct4",
         "dsp",
+        "swar",
         "dispatch",
     ];
     for v in variants::ALL {

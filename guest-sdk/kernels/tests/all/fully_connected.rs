@@ -278,6 +278,17 @@ fn edge_cases() -> Vec<Case> {
         9,
     ));
     v.push(random_case("no bias", 2, 33, 9, (0, 0), true, false, 10));
+    // More than one chunk of 256 inputs and one block of 64 rows, with tails of both.
+    v.push(random_case(
+        "300 -> 70, 2 batches",
+        2,
+        300,
+        70,
+        (-3, 4),
+        true,
+        true,
+        13,
+    ));
     v.push(random_case(
         "zero batches",
         0,
@@ -413,13 +424,18 @@ fn suite_folded4() {
 }
 
 #[test]
+fn suite_offset4() {
+    suite(variant("offset4"));
+}
+
+#[test]
 fn suite_dispatch() {
     suite(variant("dispatch"));
 }
 
 #[test]
 fn every_variant_is_covered() {
-    let named = ["reference", "folded", "folded4", "dispatch"];
+    let named = ["reference", "folded", "folded4", "offset4", "dispatch"];
     for v in variants::ALL {
         assert!(
             named.contains(&v.name),
