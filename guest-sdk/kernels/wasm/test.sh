@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Runs this crate's tests on wasm32 with the simd128 target feature, so that the Wasm SIMD
-# paths of the blocked variants (src/simd.rs) pass the same suites as on the host: builds the
-# test binaries for wasm32-wasip1 with `-C target-feature=+simd128` and runs each under
-# Node's WASI (run-wasi.mjs). Needs `rustup target add wasm32-wasip1` and Node 20+.
-# Tests that read ../shared print their skip line (no file system access under WASI).
+# Runs this crate's tests on wasm32, so that the kernels a plugin dispatches to pass the same
+# suites as on the host under real Wasm semantics:
+#
+#   guest-sdk/kernels/wasm/test.sh            with simd128: the Wasm SIMD paths (src/simd.rs)
+#   guest-sdk/kernels/wasm/test.sh --scalar   without: the shared artifact's scalar-Wasm
+#                                             paths (src/swar.rs, offset4)
+#
+# Builds the test binaries for wasm32-wasip1 and runs each under Node's WASI
+# (run-wasi.mjs); further arguments go to the test binaries. Needs `rustup target add
+# wasm32-wasip1` and Node 20+. Tests that read ../shared print their skip line (no file
+# system access under WASI).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}/wasm32-simd128-tests
-export RUSTFLAGS="-C target-feature=+simd128"
+flavour=simd128
+if [ "${1:-}" = "--scalar" ]; then
+    flavour=scalar
+    shift
+fi
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}/wasm32-$flavour-tests
+if [ "$flavour" = simd128 ]; then
+    export RUSTFLAGS="-C target-feature=+simd128"
+else
+    export RUSTFLAGS=""
+fi
 mapfile -t bins < <(cargo test -p edgeplug-kernels --target wasm32-wasip1 --no-run \
     --message-format=json 2>/dev/null |
     python3 -c 'import json,sys

@@ -899,12 +899,21 @@ fn render(
         s,
         "- **wasmtime vs native.** The native figures are the same Rust kernels compiled for \
          this host (x86-64 baseline: SSE2, which LLVM auto-vectorizes the dot products with). \
-         A scalar Wasm guest cannot use any vector instruction, so the shared (scalar) runner \
-         pays roughly the vector width; the `simd128` runner closes most of that gap (explicit \
-         `i32x4.dot_i16x8_s` / `extmul` inner loops, `guest-sdk/kernels/src/simd.rs`). What \
-         remains is Wasm's bounds-checked memory accesses, the per-output requantization \
-         (64-bit multiplies done in scalar code on both sides), and the canonical-ABI copies of \
-         input and output per call (largest relative cost on the small models: demo, AD)."
+         A scalar Wasm guest has no vector instruction; the shared runner's kernels make up \
+         for part of it with 64-bit arithmetic (`guest-sdk/kernels/src/swar.rs`): CONV_2D runs \
+         as a GEMM over pairs of output pixels whose input vectors are packed into one `i64` \
+         per element, so each `i64.mul` computes two multiply-accumulates (exact for dot \
+         products shorter than 2^17), four output channels per pass. That is what brings the \
+         convolution-heavy models near native. Depthwise and fully-connected layers get no \
+         such pairing (each weight is used by one input value per pixel, and a \
+         fully-connected layer has one input vector per call), so they stay at one multiply \
+         per MAC: AD (fully-connected only) and VWW (depthwise layers and one output per 32 \
+         MACs, so the per-output requantization weighs more) stay furthest from native. The \
+         `simd128` runner (explicit `i32x4.dot_i16x8_s` / `extmul` inner loops, \
+         `guest-sdk/kernels/src/simd.rs`) is faster still on wasmtime. What remains is Wasm's \
+         bounds-checked memory accesses, the per-output requantization (64-bit multiplies in \
+         scalar code on both sides), and the canonical-ABI copies of input and output per \
+         call (largest relative cost on the small models: demo, AD)."
     )?;
     writeln!(
         s,
@@ -931,16 +940,21 @@ fn render(
          instructions/MAC (QEMU, same firmware): VWW misses 3 because it has one output per 32 \
          MACs (231,552 outputs for 7.5 M MACs), so the per-output requantization, clamp and \
          store and the depthwise layers' per-pixel set-up outweigh the MACs. None of this \
-         applies to the Wasm artifact, which runs the portable kernels on wasmi."
+         applies to the Wasm artifact, which runs its scalar-Wasm kernels on wasmi."
     )?;
     writeln!(
         s,
-        "- **wasmi.** An interpreter pays a dispatch per Wasm instruction; scalar Wasm spends \
-         about six instructions per MAC (two `i32.load8_s`, `i32.mul`, `i32.add`, loop \
-         control). With `simd128` one `i32x4.dot_i16x8_s` covers eight MACs, so wasmi with its \
-         `simd` feature executes far fewer instructions per MAC (the wasmi (simd128) column, \
-         measured on this host with the `simd` feature enabled). On the MCU cores the gain is \
-         smaller, because neither has 128-bit registers and wasmi computes each lane in turn."
+        "- **wasmi.** An interpreter pays a dispatch per Wasm instruction, so its cost \
+         follows the number of Wasm instructions executed, not their width. A plain scalar \
+         multiply-accumulate is about six (two `i32.load8_s`, `i32.mul`, `i32.add`, loop \
+         control); the packed GEMM of the convolutions spends one packed-input load and, per \
+         output channel, a weight load, an `i64.mul` and an `i64.add` for two MACs. KWS \
+         takes 31.1 M units of wasmi fuel per inference with it, 71.3 M without \
+         (mcu-port/README.md). With `simd128` one `i32x4.dot_i16x8_s` covers eight MACs, but \
+         wasmi (with its `simd` feature) computes a `v128` instruction lane by lane in \
+         portable code, so on this host the simd128 runner is not reliably faster than the \
+         shared one on wasmi (compare the two wasmi columns), and on the MCU cores, which \
+         have no 128-bit registers, it is slower (next section)."
     )?;
     writeln!(s, "\n### The shared artifact: scalar\n")?;
     // simd128's wasmtime speed-up over the shared runner, per model, in this run.
@@ -962,16 +976,19 @@ fn render(
     writeln!(
         s,
         "One signed artifact must run on the gateway (wasmtime) and on the MCU (wasmi). It is \
-         built scalar, with 64 KiB pages and a 16 KiB stack (`plugins/build.rs`). simd128 would \
-         make wasmtime {speedup} (columns above), but it needs wasmi's `simd` feature on \
-         every MCU host, and there it pays little for a lot of flash \
-         (mcu-port/README.md, \"simd128 on the MCU\", KWS under QEMU): Cortex-M4 190.5 \
-         instructions/MAC instead of 214.3 (-11 %), RV32IMAC 411.1 instead of 569.2 (-28 %), \
-         for +258,684 bytes of firmware flash on Cortex-M4 (firmware plus plugin 1.21 MiB, over \
-         the 1 MiB budget it now meets with 58.5 KB to spare) and +447,460 on RV32IMAC. The \
-         feature itself costs no instructions on a scalar plugin. A firmware built without it \
-         refuses a simd128 plugin with an error that says so. The wasmtime target is therefore \
-         met only by a gateway-only simd128 build, not by the shared artifact."
+         built scalar, with 64 KiB pages and a 16 KiB stack (`plugins/build.rs`), and its \
+         kernels are written for scalar Wasm (`guest-sdk/kernels/src/swar.rs`). simd128 would \
+         make wasmtime {speedup} (columns above), but on the MCU it is the slower of the two \
+         and needs wasmi's `simd` feature on every MCU host (mcu-port/README.md, \"simd128 on \
+         the MCU\", KWS under QEMU, one run of each): Cortex-M4 190.5 instructions/MAC \
+         against 95.4 for the scalar artifact, RV32IMAC 411.1 against 249.8 (wasmi computes \
+         each `v128` lane in turn; the scalar GEMM's `i64.mul` does two MACs in one dispatch), \
+         for +258,684 bytes of firmware flash on Cortex-M4 (firmware plus plugin 1.21 MiB, \
+         over the 1 MiB budget the scalar one meets with 53.8 KB to spare) and +447,460 on \
+         RV32IMAC. A firmware built without the feature refuses a simd128 plugin with an \
+         error that says so. Where the shared artifact misses the wasmtime target above, a \
+         gateway-only simd128 build (manifest target `wasmtime`) is the way to get closer to \
+         it (see the simd128 rows of the targets)."
     )?;
     Ok(s)
 }
