@@ -13,7 +13,9 @@
 //!                                               wasmi, median and fastest), on stdout: a
 //!                                               side-by-side check of a kernel change
 //! report count MODEL RUNNER ENGINE              one warm inference of MODEL (demo, kws, vww,
-//!                                               ic, ad) on ENGINE (native, wasmtime, wasmi)
+//!                                               ic, ad) on ENGINE (native, wasmtime,
+//!                                               wasmtime-limits: the daemon's fuel metering
+//!                                               and epoch deadline, wasmi)
 //!                                               with RUNNER (`shared` or a runner core
 //!                                               module) inside `edgeplug_benches::measured`,
 //!                                               for an instruction count that does not
@@ -512,15 +514,22 @@ fn count(args: &[String]) -> Result<()> {
         };
         let epm = edgeplug_model::format::encode(&m).context("encode")?;
         let component = pack(&epm, core.as_deref())?;
-        let config = EngineConfig::default();
+        let config = match engine.as_str() {
+            "wasmtime-limits" => EngineConfig {
+                fuel: Some(1 << 40),
+                deadline: Some(Duration::from_secs(1)),
+                ..EngineConfig::default()
+            },
+            _ => EngineConfig::default(),
+        };
         let file = format!("{model}.wasm");
         let mut p = match engine.as_str() {
-            "wasmtime" => {
+            "wasmtime" | "wasmtime-limits" => {
                 let engine = WasmtimeEngine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
                 PluginInstance::Wasmtime(engine.compile(&file, &component)?.instantiate()?)
             }
             "wasmi" => PluginInstance::Wasmi(WasmiInstance::load(&file, &component, &config)?),
-            other => bail!("unknown engine `{other}` (native, wasmtime, wasmi)"),
+            other => bail!("unknown engine `{other}` (native, wasmtime, wasmtime-limits, wasmi)"),
         };
         let warm = p.infer_raw(&[&w.input])?;
         let out = edgeplug_benches::measured(|| p.infer_raw(&[&w.input]))?;
