@@ -1,6 +1,7 @@
 //! Builds the guest plugins (`plugins/runner`, `plugins/kws`, `plugins/anomaly`,
-//! `plugins/image`) for `wasm32-unknown-unknown` with a nested `cargo build`, copies their
-//! core modules into `OUT_DIR`, and makes the **signed plugins** under
+//! `plugins/image`) for `wasm32-unknown-unknown` with a nested `cargo build`, and the runner
+//! once more with `+simd128` (`edgeplug_runner_simd128.wasm`, for gateway-only plugins),
+//! copies their core modules into `OUT_DIR`, and makes the **signed plugins** under
 //! `<cargo target dir>/plugins/`:
 //!
 //! - `kws.wasm`, `anomaly.wasm`, `ic.wasm`, `vww.wasm` (the MLPerf Tiny models from
@@ -35,6 +36,10 @@ const GUESTS: &[(&str, &str)] = &[
 
 /// Linker flags of every guest: a 16 KiB stack gives a 1-page plugin instead of 17 pages.
 const GUEST_RUSTFLAGS: &[&str] = &["-Clink-arg=-zstack-size=16384"];
+
+/// The same, plus Wasm SIMD: the runner of gateway-only plugins.
+const GUEST_SIMD128_RUSTFLAGS: &[&str] =
+    &["-Clink-arg=-zstack-size=16384", "-Ctarget-feature=+simd128"];
 
 /// The CIFAR-10 classes in output order.
 const CIFAR10: &[&str] = &[
@@ -112,6 +117,20 @@ fn main() {
     for (dir, artifact) in GUESTS {
         build_guest(&manifest_dir.join(dir), artifact, &guest_dir, &out_dir);
     }
+    // The runner once more with Wasm SIMD, for gateway-only plugins (`edgeplug pack
+    // --simd128`); its own target directory, so the two builds do not invalidate each other.
+    let simd_dir = guest_dir.join("simd128");
+    nested_build(
+        &manifest_dir.join("runner"),
+        &simd_dir,
+        Some(GUEST_SIMD128_RUSTFLAGS),
+    );
+    copy_guest(
+        &simd_dir,
+        "edgeplug_runner",
+        &out_dir,
+        "edgeplug_runner_simd128",
+    );
     let plugins = signed_plugins(&root);
 
     let plugins_dir = cargo_target_dir(&out_dir).join("plugins");
@@ -275,11 +294,17 @@ fn signed_plugins(root: &Path) -> Vec<SignedPlugin> {
 
 /// Builds one guest crate and copies its core module to `out_dir/<artifact>.wasm`.
 fn build_guest(manifest_dir: &Path, artifact: &str, target_dir: &Path, out_dir: &Path) {
-    nested_build(manifest_dir, target_dir, true);
+    nested_build(manifest_dir, target_dir, Some(GUEST_RUSTFLAGS));
+    copy_guest(target_dir, artifact, out_dir, artifact);
+}
+
+/// Copies the core module `<artifact>.wasm` a guest build left in `target_dir` to
+/// `out_dir/<name>.wasm`.
+fn copy_guest(target_dir: &Path, artifact: &str, out_dir: &Path, name: &str) {
     let built = target_dir
         .join("wasm32-unknown-unknown/release")
         .join(format!("{artifact}.wasm"));
-    let dest = out_dir.join(format!("{artifact}.wasm"));
+    let dest = out_dir.join(format!("{name}.wasm"));
     fs::copy(&built, &dest)
         .unwrap_or_else(|e| panic!("cannot copy {} to {}: {e}", built.display(), dest.display()));
 }
@@ -287,16 +312,16 @@ fn build_guest(manifest_dir: &Path, artifact: &str, target_dir: &Path, out_dir: 
 /// Builds `plugins/signer` (optimized: it runs the self-tests on wasmi) for the build
 /// machine and returns its path.
 fn build_signer(manifest_dir: &Path, target_dir: &Path) -> PathBuf {
-    nested_build(manifest_dir, target_dir, false);
+    nested_build(manifest_dir, target_dir, None);
     target_dir
         .join("release")
         .join(format!("edgeplug-plugin-signer{}", env::consts::EXE_SUFFIX))
 }
 
 /// `cargo build --release` of the crate at `manifest_dir` (its own workspace) in
-/// `target_dir`, for `wasm32-unknown-unknown` (with the guest linker flags) or for the
-/// build machine, with the outer build's environment removed.
-fn nested_build(manifest_dir: &Path, target_dir: &Path, wasm: bool) {
+/// `target_dir`, for `wasm32-unknown-unknown` with the guest flags `wasm` or (`None`) for
+/// the build machine, with the outer build's environment removed.
+fn nested_build(manifest_dir: &Path, target_dir: &Path, wasm: Option<&[&str]>) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let manifest = manifest_dir.join("Cargo.toml");
     let mut cmd = Command::new(&cargo);
@@ -306,7 +331,7 @@ fn nested_build(manifest_dir: &Path, target_dir: &Path, wasm: bool) {
         .arg(&manifest)
         .arg("--target-dir")
         .arg(target_dir);
-    if wasm {
+    if wasm.is_some() {
         cmd.arg("--target=wasm32-unknown-unknown");
     }
     for (key, _) in env::vars_os() {
@@ -335,8 +360,7 @@ fn nested_build(manifest_dir: &Path, target_dir: &Path, wasm: bool) {
             cmd.env_remove(&key);
         }
     }
-    let flags = if wasm { GUEST_RUSTFLAGS } else { &[] };
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", wasm.unwrap_or(&[]).join("\x1f"));
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));

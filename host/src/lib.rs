@@ -32,7 +32,7 @@ pub mod trust;
 
 pub use model_file::{ModelFile, ModelKind};
 pub use output::{Classification, TensorData, dequantize, write_atomic};
-pub use pack::{PackPluginError, check_semver, pack_plugin};
+pub use pack::{PackPluginError, Runner, check_semver, pack_plugin, pack_plugin_with};
 
 use std::path::PathBuf;
 

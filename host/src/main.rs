@@ -99,9 +99,15 @@ struct PackArgs {
     /// authors; see the README).
     #[arg(long, value_name = "CARD.json")]
     card: Option<PathBuf>,
-    /// A host the plugin is meant for (repeatable; default: wasmtime and wasmi).
+    /// A host the plugin is meant for (repeatable; default: wasmtime and wasmi, or wasmtime
+    /// alone with --simd128).
     #[arg(long = "target", value_name = "HOST")]
     targets: Vec<String>,
+    /// Build a gateway-only plugin with the Wasm SIMD (simd128) runner: faster on wasmtime,
+    /// the same outputs, but wasmi hosts need their `simd` feature to load it and MCU hosts
+    /// refuse it by default, so its manifest targets wasmtime only (see BENCHMARKS.md).
+    #[arg(long)]
+    simd128: bool,
     /// The self-test input (raw tensor; repeat for models with several inputs). Default:
     /// a seeded pseudo-random tensor.
     #[arg(long = "self-test-input", value_name = "FILE")]
@@ -697,6 +703,11 @@ fn pack(args: &PackArgs) -> Result<()> {
             targets: args.targets.clone(),
             self_test_inputs,
             key: key.clone(),
+            runner: if args.simd128 {
+                edgeplug::Runner::Simd128
+            } else {
+                edgeplug::Runner::Shared
+            },
         },
     )?;
     write_atomic(&args.output, &packaged.bytes)?;
@@ -722,9 +733,15 @@ fn pack(args: &PackArgs) -> Result<()> {
         .iter()
         .map(|f| format!("{} {}", f.engine, f.fuel_per_inference))
         .collect();
+    let engines = if packaged.measured_fuel.1.is_some() {
+        "wasmtime, wasmi and the native executor"
+    } else {
+        "wasmtime and the native executor"
+    };
     println!(
-        "manifest: sequence {}, memory {} bytes, fuel per inference {}, self-test output sha256 {} (identical on wasmtime, wasmi and the native executor)",
+        "manifest: sequence {}, targets {}, memory {} bytes, fuel per inference {}, self-test output sha256 {} (identical on {engines})",
         m.sequence,
+        m.targets.join(", "),
         m.resources.memory_bytes,
         fuel.join(", "),
         m.self_test.output_sha256

@@ -96,12 +96,46 @@ pub fn check_semver(version: &str) -> Result<(), PackPluginError> {
     Ok(())
 }
 
+/// Which build of the embedded model runner a plugin carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Runner {
+    /// [`edgeplug_plugins::RUNNER_MODULE`]: scalar Wasm, runs on every host (the shared
+    /// artifact).
+    #[default]
+    Shared,
+    /// [`edgeplug_plugins::RUNNER_MODULE_SIMD128`]: Wasm SIMD kernels, faster on wasmtime;
+    /// wasmi hosts need their `simd` feature (MCU hosts refuse it by default). For
+    /// gateway-only plugins.
+    Simd128,
+}
+
+impl Runner {
+    /// The runner's core module.
+    pub fn module(self) -> &'static [u8] {
+        match self {
+            Runner::Shared => edgeplug_plugins::RUNNER_MODULE,
+            Runner::Simd128 => edgeplug_plugins::RUNNER_MODULE_SIMD128,
+        }
+    }
+}
+
 /// Makes a plugin component running `model` with the embedded runner
 /// ([`edgeplug_plugins::RUNNER_MODULE`]): checks `name` (empty means the model's own
 /// name), the semantic `version` and that `labels` (if any) match the model's first output,
 /// converts the model to `.epm`, and packs and componentizes it. The model is validated by
 /// the executor before packing.
 pub fn pack_plugin(
+    model: &ModelFile,
+    name: &str,
+    version: &str,
+    labels: &[String],
+) -> Result<Vec<u8>, PackPluginError> {
+    pack_plugin_with(Runner::Shared, model, name, version, labels)
+}
+
+/// [`pack_plugin`] with the given build of the runner.
+pub fn pack_plugin_with(
+    runner: Runner,
     model: &ModelFile,
     name: &str,
     version: &str,
@@ -140,8 +174,10 @@ pub fn pack_plugin(
         version: version.to_string(),
         labels: labels.to_vec(),
     };
-    edgeplug_plugins::pack_runner(&epm, &meta).map_err(|source| PackPluginError::Pack {
-        path: model.path().display().to_string(),
-        source,
+    edgeplug_plugins::pack_guest(runner.module(), &epm, &meta).map_err(|source| {
+        PackPluginError::Pack {
+            path: model.path().display().to_string(),
+            source,
+        }
     })
 }

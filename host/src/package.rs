@@ -3,7 +3,8 @@
 //!
 //! [`package_plugin`] = [`pack_plugin`](crate::pack_plugin) (runner + model, componentized)
 //! → load it on wasmtime and on wasmi and run the self-test input on both and on the native
-//! executor (the three outputs must be byte-identical, or packing is refused) → build the
+//! executor (the three outputs must be byte-identical, or packing is refused; a gateway-only
+//! plugin, [`Runner::Simd128`], skips wasmi) → build the
 //! [`Manifest`] (model-info, card, measured resources, self-test digest) → embed it →
 //! sign it (if a key is given) → check the result like a host would ([`crate::trust`]).
 //!
@@ -20,7 +21,7 @@
 
 use crate::engine::{EngineConfig, EngineKind, PluginInstance};
 use crate::trust::{self, Policy, TrustStore, Verification, manifest_spec};
-use crate::{ModelFile, PackPluginError};
+use crate::{ModelFile, PackPluginError, Runner};
 use edgeplug_signing::{
     EngineFuel, INTERFACE_VERSION, Manifest, ModelCard, Resources, SecretKey, SelfTest,
 };
@@ -53,6 +54,10 @@ pub struct PackageOptions {
     pub self_test_inputs: Option<Vec<Vec<u8>>>,
     /// Sign with this key (`None`: the plugin is written unsigned).
     pub key: Option<SecretKey>,
+    /// The runner build. [`Runner::Simd128`] makes a gateway-only plugin: its targets must
+    /// be `wasmtime` only (the default then), and it is measured and self-tested on
+    /// wasmtime and the native executor, not on wasmi.
+    pub runner: Runner,
 }
 
 /// A packaged plugin.
@@ -65,8 +70,8 @@ pub struct PackagedPlugin {
     /// Whether it is signed.
     pub signed: bool,
     /// Fuel measured for one self-test inference (before the margin) on wasmtime and on
-    /// wasmi.
-    pub measured_fuel: [u64; 2],
+    /// wasmi (`None` for a plugin not meant for wasmi).
+    pub measured_fuel: (u64, Option<u64>),
 }
 
 /// Why packaging failed.
@@ -111,6 +116,11 @@ pub enum PackageError {
     /// The model could not be run natively.
     #[error(transparent)]
     Model(#[from] crate::HostError),
+    /// A simd128 plugin was asked to target a host that cannot run it.
+    #[error(
+        "a simd128 plugin runs on wasmtime only (wasmi hosts need their `simd` feature, and MCU hosts refuse it by default): drop --target {0}, or pack the shared runner"
+    )]
+    Simd128Target(String),
 }
 
 impl From<crate::engine::PluginError> for PackageError {
@@ -203,10 +213,34 @@ pub fn package_plugin(
     options: &PackageOptions,
 ) -> Result<PackagedPlugin, PackageError> {
     let config = EngineConfig::default();
-    let component = crate::pack_plugin(model, &options.name, &options.version, &options.labels)?;
+    let targets: Vec<String> = match (options.runner, options.targets.is_empty()) {
+        (Runner::Simd128, true) => vec!["wasmtime".to_string()],
+        (_, true) => DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect(),
+        (_, false) => options.targets.clone(),
+    };
+    if options.runner == Runner::Simd128
+        && let Some(t) = targets.iter().find(|t| *t != "wasmtime")
+    {
+        return Err(PackageError::Simd128Target(t.clone()));
+    }
+    // wasmi measures and self-tests the plugin only if it is meant for wasmi.
+    let on_wasmi = targets.iter().any(|t| t == "wasmi");
+    let component = crate::pack_plugin_with(
+        options.runner,
+        model,
+        &options.name,
+        &options.version,
+        &options.labels,
+    )?;
     let name = model.path().display().to_string();
-    // model-info from wasmi (cheap to load); the self-test runs on both engines below.
-    let info = PluginInstance::load(EngineKind::Wasmi, &name, &component, &config)?
+    // model-info from the engine a host check uses (wasmi is cheap to load); the self-test
+    // runs on every target engine below.
+    let first = if on_wasmi {
+        EngineKind::Wasmi
+    } else {
+        EngineKind::Wasmtime
+    };
+    let info = PluginInstance::load(first, &name, &component, &config)?
         .info()
         .clone();
     let inputs = match &options.self_test_inputs {
@@ -241,13 +275,17 @@ pub fn package_plugin(
     };
     let (wt_out, wasmtime_fuel, wt_memory) =
         run_metered(EngineKind::Wasmtime, &name, &component, &inputs)?;
-    let (wi_out, wasmi_fuel, wi_memory) =
-        run_metered(EngineKind::Wasmi, &name, &component, &inputs)?;
+    let wasmi = if on_wasmi {
+        Some(run_metered(EngineKind::Wasmi, &name, &component, &inputs)?)
+    } else {
+        None
+    };
     let native = run_native(model, &inputs)?;
-    for (a, da, b, db) in [
-        ("wasmtime", &wt_out, "wasmi", &wi_out),
-        ("wasmtime", &wt_out, "the native executor", &native),
-    ] {
+    let mut pairs = vec![("wasmtime", &wt_out, "the native executor", &native)];
+    if let Some((wi_out, _, _)) = &wasmi {
+        pairs.insert(0, ("wasmtime", &wt_out, "wasmi", wi_out));
+    }
+    for (a, da, b, db) in pairs {
         if da != db {
             return Err(PackageError::EnginesDisagree {
                 a,
@@ -257,11 +295,14 @@ pub fn package_plugin(
             });
         }
     }
-    let targets = if options.targets.is_empty() {
-        DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect()
-    } else {
-        options.targets.clone()
-    };
+    let wasmi_fuel = wasmi.as_ref().map(|&(_, fuel, _)| fuel);
+    let memory = wasmi
+        .as_ref()
+        .map_or(wt_memory, |&(_, _, wi_memory)| wt_memory.max(wi_memory));
+    let mut fuel = vec![(EngineKind::Wasmtime, wasmtime_fuel)];
+    if let Some(f) = wasmi_fuel {
+        fuel.push((EngineKind::Wasmi, f));
+    }
     let manifest = Manifest {
         name: info.name.clone(),
         version: info.version.clone(),
@@ -272,17 +313,14 @@ pub fn package_plugin(
         outputs: info.outputs.iter().map(manifest_spec).collect(),
         labels: info.labels.clone(),
         resources: Resources {
-            memory_bytes: wt_memory.max(wi_memory) as u64,
-            fuel: [
-                (EngineKind::Wasmtime, wasmtime_fuel),
-                (EngineKind::Wasmi, wasmi_fuel),
-            ]
-            .into_iter()
-            .map(|(engine, used)| EngineFuel {
-                engine: engine.name().into(),
-                fuel_per_inference: with_margin(used),
-            })
-            .collect(),
+            memory_bytes: memory as u64,
+            fuel: fuel
+                .into_iter()
+                .map(|(engine, used)| EngineFuel {
+                    engine: engine.name().into(),
+                    fuel_per_inference: with_margin(used),
+                })
+                .collect(),
         },
         targets,
         self_test: SelfTest {
@@ -305,18 +343,20 @@ pub fn package_plugin(
         }
         None => (with_manifest, None),
     };
-    // Check the result as a host would (on wasmi: cheap, and it reads the manifest from the
-    // final bytes, so a packing bug cannot produce a plugin that hosts refuse).
+    // Check the result as a host would (on wasmi if it is a target: cheap, and it reads the
+    // manifest from the final bytes, so a packing bug cannot produce a plugin that hosts
+    // refuse).
     let verification = match &verification_store {
         Some(store) => Verification::Required(store, Policy::default()),
         None => Verification::Skip(Policy::default()),
     };
-    trust::load_plugin(EngineKind::Wasmi, &name, &bytes, verification, &config)?;
+    let engine = trust::check_engine(Some(&manifest));
+    trust::load_plugin(engine, &name, &bytes, verification, &config)?;
     Ok(PackagedPlugin {
         bytes,
         manifest,
         signed: options.key.is_some(),
-        measured_fuel: [wasmtime_fuel, wasmi_fuel],
+        measured_fuel: (wasmtime_fuel, wasmi_fuel),
     })
 }
 

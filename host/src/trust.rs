@@ -456,6 +456,19 @@ pub struct LoadedPlugin {
     pub self_test: Option<SelfTestReport>,
 }
 
+/// The engine a host-side check (`edgeplug verify`, `edgeplug sign`, the packer's final
+/// check) runs a plugin's self-test on: wasmi, the cheaper one to load, unless the manifest
+/// names its target hosts and wasmi is not among them (a gateway-only simd128 plugin:
+/// wasmi without its `simd` feature cannot load it); then wasmtime.
+pub fn check_engine(manifest: Option<&Manifest>) -> EngineKind {
+    match manifest {
+        Some(m) if !m.targets.is_empty() && !m.targets.iter().any(|t| t == "wasmi") => {
+            EngineKind::Wasmtime
+        }
+        _ => EngineKind::Wasmi,
+    }
+}
+
 /// Verifies (unless told to skip), loads `bytes` on `engine`, checks `model-info` against
 /// the manifest and runs the self-test: everything a host does before it lets a plugin
 /// serve requests. `name` names the plugin in errors. Unless `config` sets a fuel budget,

@@ -206,12 +206,14 @@ pub(crate) fn sign(args: &SignArgs) -> Result<()> {
     };
     let signed = edgeplug_signing::sign(&with_manifest, &key)
         .map_err(|e| anyhow::anyhow!("cannot sign `{name}`: {e}"))?;
-    // Refuse to sign what a host would refuse: verify, load (wasmi), check model-info and
-    // the self-test, exactly as `edgeplug run` will.
+    // Refuse to sign what a host would refuse: verify, load (wasmi, or wasmtime for a
+    // gateway-only plugin), check model-info and the self-test, exactly as `edgeplug run`
+    // will.
     let mut store = TrustStore::new();
     store.add_key(key.public_key(), &args.key.display().to_string())?;
+    let manifest = edgeplug_signing::read_manifest(&signed).ok().flatten();
     let loaded = load_plugin(
-        EngineKind::Wasmi,
+        trust::check_engine(manifest.as_ref()),
         &name,
         &signed,
         Verification::Required(&store, Policy::default()),
@@ -263,9 +265,10 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<()> {
     let name = args.plugin.display().to_string();
     let policy = args.trust.policy();
     let v = verify_plugin(&bytes, &store, &policy).map_err(|e| anyhow::anyhow!("`{name}`: {e}"))?;
-    // Then what a host does next: load (wasmi), model-info against the manifest, self-test.
+    // Then what a host does next: load (wasmi, or wasmtime for a gateway-only plugin),
+    // model-info against the manifest, self-test.
     load_plugin(
-        EngineKind::Wasmi,
+        trust::check_engine(Some(&v.manifest)),
         &name,
         &bytes,
         Verification::Required(&store, policy),

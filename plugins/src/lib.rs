@@ -40,6 +40,13 @@ pub use pack::{
 /// Use [`pack_runner`] to give it a model.
 pub const RUNNER_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/edgeplug_runner.wasm"));
 
+/// [`RUNNER_MODULE`] built with Wasm SIMD (`-C target-feature=+simd128`: the kernels' simd128
+/// paths). Faster on wasmtime; a wasmi host needs its `simd` feature to load it (the MCU
+/// host refuses it by default), so it is for gateway-only plugins. Same outputs, byte for
+/// byte.
+pub const RUNNER_MODULE_SIMD128: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/edgeplug_runner_simd128.wasm"));
+
 /// The keyword-spotting guest (`plugins/kws`) as a core module with an empty model slot:
 /// 16 kHz int16 audio in, MFCC front end, any int8 model with a `[1,49,10,1]` input, class
 /// probabilities out. Give it a model with [`pack_guest`].

@@ -493,3 +493,78 @@ fn several_trusted_keys_after_one_flag() {
     let out = edgeplug(&["verify", p(&wasm), "--trust", p(&pub_b)]);
     assert_one_line_error(&out, &["trust check failed"]);
 }
+
+/// `pack --simd128`: a gateway-only plugin with the Wasm SIMD runner. Its manifest targets
+/// wasmtime only and has no wasmi fuel budget; `verify` and `sign` check it on wasmtime; it
+/// gives the shared plugin's outputs byte for byte; wasmi refuses it naming SIMD; asking
+/// for a wasmi target is refused.
+#[test]
+fn simd128_pack_makes_a_gateway_only_plugin_with_the_same_outputs() {
+    let dir = tmpdir("trust-simd128");
+    let (key, public) = keygen(&dir.join("k"));
+    let (shared, simd) = (dir.join("shared.wasm"), dir.join("simd.wasm"));
+    ok(&pack_demo(&shared, Some(&key), 1, &[]));
+    let stdout = ok(&pack_demo(&simd, Some(&key), 1, &["--simd128"]));
+    assert!(stdout.contains("targets wasmtime,"), "{stdout}");
+    assert!(
+        stdout.contains("identical on wasmtime and the native executor"),
+        "{stdout}"
+    );
+    let (a, b) = (
+        std::fs::read(&shared).unwrap(),
+        std::fs::read(&simd).unwrap(),
+    );
+    assert_ne!(a, b, "the simd128 plugin carries another runner");
+    let manifest = edgeplug_signing::read_manifest(&b).unwrap().unwrap();
+    assert_eq!(manifest.targets, ["wasmtime"]);
+    let engines: Vec<&str> = manifest
+        .resources
+        .fuel
+        .iter()
+        .map(|f| f.engine.as_str())
+        .collect();
+    assert_eq!(engines, ["wasmtime"]);
+    let shared_manifest = edgeplug_signing::read_manifest(&a).unwrap().unwrap();
+    assert_eq!(
+        manifest.self_test.output_sha256, shared_manifest.self_test.output_sha256,
+        "same self-test output as the shared runner"
+    );
+
+    let text = ok(&edgeplug(&["verify", p(&simd), "--trust", p(&public)]));
+    assert!(text.contains("self-test passed"), "{text}");
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    for sample in ["imbalance.bin", "off.bin", "bearing_fault.bin"] {
+        let input = demo(&format!("samples/{sample}"));
+        let run = |wasm: &Path, out: &Path| {
+            ok(&edgeplug(&[
+                "run",
+                p(wasm),
+                "--trust",
+                p(&public),
+                "-i",
+                p(&input),
+                "-o",
+                p(out),
+            ]))
+        };
+        let (x, y) = (out_dir.join("shared.bin"), out_dir.join("simd.bin"));
+        run(&shared, &x);
+        run(&simd, &y);
+        assert_eq!(
+            std::fs::read(&x).unwrap(),
+            std::fs::read(&y).unwrap(),
+            "{sample}: simd128 and shared runners differ"
+        );
+    }
+    let out = run_json(&simd, &["--trust", p(&public), "--engine", "wasmi"]);
+    assert_one_line_error(&out, &["SIMD"]);
+    let out = pack_demo(
+        &dir.join("refused.wasm"),
+        Some(&key),
+        1,
+        &["--simd128", "--target", "wasmi"],
+    );
+    assert_one_line_error(&out, &["simd128", "wasmtime only", "--target wasmi"]);
+    assert!(!dir.join("refused.wasm").exists(), "nothing written");
+}

@@ -996,8 +996,8 @@ fn render(
          over the 1 MiB budget the scalar one meets with 53.8 KB to spare) and +447,460 on \
          RV32IMAC. A firmware built without the feature refuses a simd128 plugin with an \
          error that says so. Where the shared artifact misses the wasmtime target above, a \
-         gateway-only simd128 build (manifest target `wasmtime`) is the way to get closer to \
-         it (see the simd128 rows of the targets)."
+         gateway-only simd128 plugin (`edgeplug pack --simd128`: manifest target `wasmtime` \
+         only) is the way to get closer to it (see the simd128 rows of the targets)."
     )?;
     Ok(s)
 }
