@@ -815,7 +815,8 @@ pub mod variants {
     /// of [`dsp`] (the input pixel for 1x1 filters, else a gathered patch with padding
     /// taps set to the input zero point). Non-1x1 filters with more than 1024 values or
     /// whose `-input_offset` is not an `i8`, 1x1 filters with 2^17 input channels or
-    /// more, and requantization multipliers of `i32::MIN` are computed by [`direct`]. Supports every argument set; same results.
+    /// more, and requantization multipliers of `i32::MIN` are computed by [`direct`].
+    /// Supports every argument set; same results.
     #[allow(clippy::too_many_arguments)]
     pub fn swar(
         p: &ConvParams,
