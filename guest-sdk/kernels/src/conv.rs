@@ -842,24 +842,18 @@ pub mod variants {
         )?;
         let k = d.kh * d.kw * d.ic;
         let one_by_one = d.kh == 1 && d.kw == 1;
-        // A multiplier of `i32::MIN` (never from `Requant::from_real`) takes `direct`.
-        let prepared = !requant.iter().any(|r| r.multiplier == i32::MIN);
-        let fill = match i8::try_from(p.input_offset.wrapping_neg()) {
-            Ok(f) if prepared && k <= PATCH_MAX => f,
-            _ if prepared && one_by_one && k < crate::swar::MAX_LEN => 0, // no patch
-            _ => {
-                return direct(
-                    p,
-                    input_shape,
-                    input,
-                    filter_shape,
-                    filter,
-                    bias,
-                    requant,
-                    output_shape,
-                    output,
-                );
-            }
+        let Some(fill) = pair_fill(p, &d, requant, crate::swar::MAX_LEN - 1) else {
+            return direct(
+                p,
+                input_shape,
+                input,
+                filter_shape,
+                filter,
+                bias,
+                requant,
+                output_shape,
+                output,
+            );
         };
         let pixels = d.n * d.oh * d.ow;
         let mut patch0 = [0i8; PATCH_MAX];
@@ -959,25 +953,18 @@ pub mod variants {
         )?;
         let k = d.kh * d.kw * d.ic;
         let one_by_one = d.kh == 1 && d.kw == 1;
-        let fill = i8::try_from(p.input_offset.wrapping_neg()).ok();
-        // A multiplier of `i32::MIN` (never from `Requant::from_real`) takes the portable path.
-        let prepared = !requant.iter().any(|r| r.multiplier == i32::MIN);
-        let fill = match fill {
-            Some(f) if prepared && k <= PATCH_MAX => f,
-            _ if prepared && one_by_one => 0, // no patch
-            _ => {
-                return direct(
-                    p,
-                    input_shape,
-                    input,
-                    filter_shape,
-                    filter,
-                    bias,
-                    requant,
-                    output_shape,
-                    output,
-                );
-            }
+        let Some(fill) = pair_fill(p, &d, requant, usize::MAX) else {
+            return direct(
+                p,
+                input_shape,
+                input,
+                filter_shape,
+                filter,
+                bias,
+                requant,
+                output_shape,
+                output,
+            );
         };
         let pixels = d.n * d.oh * d.ow;
         let mut patch0 = [0i8; PATCH_MAX];
@@ -1034,6 +1021,25 @@ pub mod variants {
             oc0 = oc1;
         }
         Ok(())
+    }
+
+    /// Whether the pixel-pair GEMMs ([`dsp`], [`swar`]) take these arguments, and with what
+    /// patch fill: `Some(-input_offset)` (the input zero point, for padding taps of a
+    /// gathered patch) for filters of at most [`PATCH_MAX`] values; `Some(0)` (unused: no
+    /// patch) for 1x1 filters of at most `max_1x1` input channels whose `-input_offset` is
+    /// not an `i8` or that are longer than a patch; `None` (the caller runs [`direct`])
+    /// otherwise, and whenever a requantization multiplier is `i32::MIN` (never derived by
+    /// `Requant::from_real`; [`PreparedRequant`] refuses it).
+    fn pair_fill(p: &ConvParams, d: &Dims, requant: &[Requant], max_1x1: usize) -> Option<i8> {
+        if requant.iter().any(|r| r.multiplier == i32::MIN) {
+            return None;
+        }
+        let k = d.kh * d.kw * d.ic;
+        match i8::try_from(p.input_offset.wrapping_neg()) {
+            Ok(f) if k <= PATCH_MAX => Some(f),
+            _ if d.kh == 1 && d.kw == 1 && k <= max_1x1 => Some(0),
+            _ => None,
+        }
     }
 
     /// The input vectors of output pixels `q` and `q + 1` (flat indices over batch, rows,
